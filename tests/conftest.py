@@ -1,0 +1,74 @@
+"""Session fixtures: one throwaway embedded PostgreSQL on a free port, migrated once."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from core.db import Database
+from core.migrate import migrate
+from core.pgserver import EmbeddedServer
+from core.settings import PROJECT_ROOT
+
+SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
+ARTIFACTS_DIR = PROJECT_ROOT / "test-artifacts"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A fresh embedded server in a temporary folder, stopped at the end of the session."""
+    folder = Path(tempfile.mkdtemp(prefix="pumpdash-test-"))
+    server = EmbeddedServer(pgdata=folder / "pg", port=free_port(), database="pumpdash_test")
+    server.start()
+    yield server
+    server.stop()
+    subprocess.run(["rm", "-rf", str(folder)], check=False)
+
+
+@pytest.fixture(scope="session")
+def db_url(pg_server) -> str:
+    """URL of the migrated test database."""
+    url = pg_server.url()
+    migrate(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def database(db_url):
+    """Read and write pools on the test database."""
+    db = Database(db_url, min_size=1, max_size=4).open()
+    yield db
+    db.close()
+
+
+@pytest.fixture
+def conn(db_url):
+    """A connection whose work is rolled back after the test."""
+    with psycopg.connect(db_url) as connection:
+        yield connection
+        connection.rollback()
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real input files beside the repository; missing files fail the test, never skip it."""
+    if not SHARED_DATA.is_dir():
+        pytest.fail(f"real input files not found at {SHARED_DATA}: check out ../shared beside the repository")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    ARTIFACTS_DIR.mkdir(exist_ok=True)
+    return ARTIFACTS_DIR
