@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     demo_stations: int = Field(3, ge=1, le=500, description="Stations the demo generator creates.")
     demo_days: int = Field(60, ge=1, le=3650, description="Days of demo history up to now.")
     demo_interval_min: int = Field(15, ge=1, le=1440, description="Minutes between demo samples.")
+    language: Literal["zh-CN", "en"] = Field("zh-CN", description="Language of CLI output and the dashboard's default.")
     log_format: Literal["json", "text"] = Field("text", description="Log line format.")
     log_routing: Literal["by_run", "by_module"] = Field("by_module", description="One log file per run or per module.")
     log_level: str = Field("INFO", description="Minimum level written to log files.")

@@ -23,7 +23,7 @@ def _schema_dump(url: str) -> str:
         [str(bin_dir() / "pg_dump"), "--schema-only", "--no-owner", "--exclude-table=public.schema_*", url],
         capture_output=True, text=True, check=True,
     ).stdout
-    # pg_dump 18 wraps its output in \\restrict lines carrying a random key per run.
+    # pg_dump 18 wraps its output in \restrict lines carrying a random key per run.
     return "\n".join(line for line in dump.splitlines() if not line.startswith("\\restrict") and not line.startswith("\\unrestrict"))
 
 

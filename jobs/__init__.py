@@ -1,0 +1,1 @@
+"""Maintenance jobs run by the scheduler sidecar; each job calls SQL functions through core.db."""
