@@ -1,0 +1,869 @@
+"""File import: read CSV or XLSX exports through a profile, COPY readings into staging, merge batch by batch.
+
+A profile in configs/ingest.yaml names the header row, unit row and time
+column of a file and maps each value column to a (device, metric, unit)
+point of one station. Python reads the file, parses times and stages one
+row per reading with COPY. public.merge_staged_measurements validates, converts
+units, de-duplicates and upserts each batch inside the same transaction,
+so a batch is stored whole or not at all.
+
+A reader thread builds the next batch while the database merges the current
+one. It stays at most one batch ahead, so memory is bounded by about three
+batches of `ingest_batch_rows` readings.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import difflib
+import hashlib
+import json
+import logging
+import platform
+import queue
+import re
+import secrets
+import threading
+import time
+import zipfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+import openpyxl
+import psycopg
+import yaml
+from openpyxl.utils.exceptions import InvalidFileException
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.types.json import Jsonb
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from core.db import DatabaseError, execute_logged, function_call
+from core.logs import fields
+from core.settings import CONFIG_DIR, Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+PROFILES_PATH = CONFIG_DIR / "ingest.yaml"
+MERGE_FUNCTION = "public.merge_staged_measurements"
+STAGING_COLUMNS = ("run_id", "batch_no", "line_no", "column_name", "station_code", "device_code",
+                   "metric_code", "unit", "ts_local", "ts_utc", "value_text")
+COPY_STAGING_SQL = f"COPY public.measurement_staging ({', '.join(STAGING_COLUMNS)}) FROM STDIN"
+REJECTS_SQL = ("COPY (SELECT line_no, column_name, value_text, reason_code, detail FROM public.import_rejects "
+               "WHERE run_id = {} ORDER BY line_no, column_name) TO STDOUT WITH (FORMAT csv, HEADER)")
+RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+SECRET_WORDS = ("password", "secret", "token")
+CSV_DELIMITERS = (",", ";", "\t", "|")
+HASH_CHUNK_BYTES = 1 << 20
+
+
+class IngestError(Exception):
+    """An import cannot start or go on; the message names the value at fault and the fix.
+
+    Not a subclass of the built-in ImportError, which means a failed Python
+    module import and is caught as such by unrelated code.
+    """
+
+
+class ProfileError(IngestError):
+    """configs/ingest.yaml or one of its profiles is invalid."""
+
+
+# ---------------------------------------------------------------- profiles
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StationSpec(_Spec):
+    """The station a profile writes to; `timezone` is the IANA zone of naive times in the file."""
+
+    code: str
+    name_zh: str
+    name_en: str
+    timezone: str | None = None
+
+
+class DeviceSpec(_Spec):
+    """A device of the station; `kind` is checked by the database (station, pump, meter, sensor, tank, valve)."""
+
+    code: str
+    kind: str
+    name_zh: str
+    name_en: str
+
+
+class ColumnSpec(_Spec):
+    """Target point of one value column; `unit` None means the file's unit row gives it."""
+
+    device: str
+    metric: str
+    unit: str | None = None
+    sample_interval_s: int | None = Field(None, gt=0)
+
+
+class Profile(_Spec):
+    """How to read one kind of export file and which point each of its columns feeds."""
+
+    name: str
+    format: Literal["csv", "xlsx"]
+    sheet: str | None = None
+    header_row: int = Field(1, ge=1)
+    unit_row: int | None = Field(None, ge=1)
+    time_column: str
+    time_format: str | None = None
+    encoding: str = "utf-8-sig"
+    delimiter: str = ","
+    decimal: Literal[".", ","] = "."
+    sample_interval_s: int | None = Field(None, gt=0)
+    station: StationSpec
+    devices: tuple[DeviceSpec, ...]
+    columns: dict[str, ColumnSpec] = Field(min_length=1)
+
+    @property
+    def first_data_row(self) -> int:
+        return max(self.header_row, self.unit_row or 0) + 1
+
+    @model_validator(mode="after")
+    def _check_layout(self) -> Profile:
+        if self.unit_row is not None and self.unit_row == self.header_row:
+            raise ValueError(f"unit_row and header_row are both {self.header_row}; they must be different rows")
+        if self.format == "csv" and self.sheet is not None:
+            raise ValueError("sheet is only for xlsx files; remove it or set format: xlsx")
+        if self.delimiter != "auto" and self.delimiter not in CSV_DELIMITERS:
+            raise ValueError(f"delimiter {self.delimiter!r} is not supported; use one of {CSV_DELIMITERS!r} or auto")
+        if self.encoding != "auto":
+            try:
+                codecs.lookup(self.encoding)
+            except LookupError:
+                raise ValueError(f"unknown encoding {self.encoding!r}; use utf-8-sig, gb18030 or auto") from None
+        if self.time_column in self.columns:
+            raise ValueError(f"time column {self.time_column!r} must not also be mapped under columns")
+        return self
+
+    @model_validator(mode="after")
+    def _check_points(self) -> Profile:
+        device_codes = [device.code for device in self.devices]
+        repeated = sorted({code for code in device_codes if device_codes.count(code) > 1})
+        if repeated:
+            raise ValueError(f"devices {', '.join(repeated)} are declared more than once")
+
+        seen_points: dict[tuple[str, str], str] = {}
+        for header, column in self.columns.items():
+            if column.device not in device_codes:
+                raise ValueError(f"column {header!r} uses device {column.device!r}, which is not declared under devices")
+            if self.unit_row is None and column.unit is None:
+                raise ValueError(f"column {header!r} has no unit and the file has no unit_row; "
+                                 "add unit: (\"\" for a dimensionless metric)")
+            point = (column.device, column.metric)
+            if point in seen_points:
+                raise ValueError(f"columns {seen_points[point]!r} and {header!r} both map to device "
+                                 f"{column.device!r} metric {column.metric!r}; one point takes one column")
+            seen_points[point] = header
+        return self
+
+
+def load_profiles(path: Path | None = None) -> dict[str, Profile]:
+    """Read and validate the `profiles:` section of configs/ingest.yaml (or `path`)."""
+    path = Path(path) if path is not None else PROFILES_PATH
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise ProfileError(f"profile file {path} not found; create it or pass the path of an ingest.yaml") from None
+    except yaml.YAMLError as error:
+        raise ProfileError(f"profile file {path} is not valid YAML: {error}") from error
+
+    raw_profiles = document.get("profiles") if isinstance(document, dict) else None
+    if not isinstance(raw_profiles, dict) or not raw_profiles:
+        raise ProfileError(f"profile file {path} has no profiles: section; add one mapping profile names to profiles")
+
+    profiles = {}
+    for name, body in raw_profiles.items():
+        if not isinstance(body, dict):
+            raise ProfileError(f"profile {name!r} in {path} is not a mapping of settings")
+        try:
+            profiles[str(name)] = Profile(name=str(name), **body)
+        except ValidationError as error:
+            problems = "; ".join(f"{'.'.join(str(part) for part in issue['loc']) or 'profile'}: {issue['msg']}"
+                                 for issue in error.errors())
+            raise ProfileError(f"profile {name!r} in {path} is invalid: {problems}") from None
+    return profiles
+
+
+def _pick_profile(profiles: dict[str, Profile], name: str) -> Profile:
+    if name not in profiles:
+        known = ", ".join(sorted(profiles))
+        raise IngestError(f"unknown import profile {name!r}; known profiles: {known}. "
+                          "Pick one of them or add the profile under profiles: in configs/ingest.yaml")
+    return profiles[name]
+
+
+# ---------------------------------------------------------------- summary
+
+
+@dataclass
+class ImportSummary:
+    """Counts and durations of one import run; rows_read = rows_accepted + rows_rejected + rows_duplicate.
+
+    A reading is one cell mapped to a point. tz_fallback counts file rows whose naive
+    time was read in settings.default_timezone because neither the profile nor
+    the database gave the station a zone.
+    """
+
+    run_id: str
+    profile: str
+    status: str = "running"
+    files: int = 0
+    timestamps: int = 0
+    rows_read: int = 0
+    rows_accepted: int = 0
+    rows_rejected: int = 0
+    rows_duplicate: int = 0
+    rows_inserted: int = 0
+    rows_updated: int = 0
+    rows_unchanged: int = 0
+    partitions_created: int = 0
+    batches: int = 0
+    back_pressure_waits: int = 0
+    tz_fallback: int = 0
+    copy_seconds: float = 0.0
+    merge_seconds: float = 0.0
+    seconds: float = 0.0
+    columns_ignored: list[str] = field(default_factory=list)
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    run_dir: str = ""
+    error: str | None = None
+
+    @property
+    def readings_per_second(self) -> float:
+        return self.rows_read / self.seconds if self.seconds else 0.0
+
+    @property
+    def timestamps_per_second(self) -> float:
+        return self.timestamps / self.seconds if self.seconds else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        values = asdict(self)
+        values["readings_per_second"] = round(self.readings_per_second, 1)
+        values["timestamps_per_second"] = round(self.timestamps_per_second, 1)
+        return values
+
+    def add_merge_counts(self, counts: dict[str, Any]) -> None:
+        for name in ("rows_accepted", "rows_rejected", "rows_duplicate", "rows_inserted", "rows_updated",
+                     "rows_unchanged", "partitions_created"):
+            setattr(self, name, getattr(self, name) + int(counts[name]))
+
+
+# ---------------------------------------------------------------- sources and columns
+
+
+@dataclass(frozen=True)
+class _PlannedColumn:
+    index: int
+    header: str
+    staged_name: str
+    device: str
+    metric: str
+    unit: str
+
+
+@dataclass
+class _Source:
+    path: Path
+    size_bytes: int
+    sha256: str
+    rows_estimate: int | None
+    encoding: str
+    delimiter: str
+    time_index: int = -1
+    columns: list[_PlannedColumn] = field(default_factory=list)
+    columns_ignored: list[str] = field(default_factory=list)
+    timestamps: int = 0
+    naive_timestamps: int = 0
+    rows_read: int = 0
+
+    def describe(self) -> dict[str, Any]:
+        return {"path": str(self.path), "name": self.path.name, "size_bytes": self.size_bytes, "sha256": self.sha256,
+                "timestamps": self.timestamps, "rows_read": self.rows_read, "columns": len(self.columns),
+                "columns_ignored": self.columns_ignored}
+
+
+@dataclass
+class _Table:
+    headers: list[str]
+    units: list[str] | None
+    rows: Iterator[tuple[int, Sequence[Any]]]
+    rows_estimate: int | None
+
+
+def _cell_text(cell: Any) -> str:
+    return "" if cell is None else str(cell).strip()
+
+
+def _is_blank(cells: Sequence[Any]) -> bool:
+    return all(cell is None or (isinstance(cell, str) and not cell.strip()) for cell in cells)
+
+
+def _scan_file(path: Path) -> tuple[int, str, int, bool]:
+    """Size in bytes, SHA-256, newline count and whether the bytes are valid UTF-8, in one pass."""
+    digest = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    size_bytes, newlines, is_utf8 = 0, 0, True
+    with path.open("rb") as handle:
+        while chunk := handle.read(HASH_CHUNK_BYTES):
+            digest.update(chunk)
+            size_bytes += len(chunk)
+            newlines += chunk.count(b"\n")
+            if is_utf8:
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError:
+                    is_utf8 = False
+    return size_bytes, digest.hexdigest(), newlines, is_utf8
+
+
+def _read_header_rows(numbered: Iterator[tuple[int, Sequence[Any]]], profile: Profile,
+                      path: Path) -> tuple[list[str], list[str] | None]:
+    headers: list[str] | None = None
+    units: list[str] | None = None
+    for line_no, cells in numbered:
+        if line_no == profile.header_row:
+            headers = [_cell_text(cell) for cell in cells]
+        if line_no == profile.unit_row:
+            units = [_cell_text(cell) for cell in cells]
+        if line_no >= profile.first_data_row - 1:
+            break
+    if headers is None or (profile.unit_row is not None and units is None):
+        raise IngestError(f"{path.name} ends before row {profile.first_data_row - 1}, so header_row "
+                          f"{profile.header_row} or unit_row {profile.unit_row} is missing; "
+                          f"check the file or the rows set in profile {profile.name!r}")
+    return headers, units
+
+
+@contextmanager
+def _open_xlsx(path: Path, profile: Profile) -> Iterator[_Table]:
+    try:
+        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError) as error:
+        raise IngestError(f"cannot read {path.name} as an XLSX workbook ({error}); save it from Excel as .xlsx, "
+                          f"or import it with a csv profile instead of {profile.name!r}") from error
+    try:
+        if profile.sheet is None:
+            sheet = workbook.worksheets[0]
+        elif profile.sheet in workbook.sheetnames:
+            sheet = workbook[profile.sheet]
+        else:
+            raise IngestError(f"sheet {profile.sheet!r} not found in {path.name}; its sheets are "
+                              f"{', '.join(repr(name) for name in workbook.sheetnames)}. "
+                              f"Set sheet: in profile {profile.name!r}")
+        numbered = enumerate(sheet.iter_rows(values_only=True), start=1)
+        headers, units = _read_header_rows(numbered, profile, path)
+        rows_estimate = sheet.max_row - profile.first_data_row + 1 if sheet.max_row else None
+        yield _Table(headers, units, numbered, rows_estimate)
+    finally:
+        workbook.close()
+
+
+def _detect_delimiter(path: Path, encoding: str, header_row: int) -> str:
+    with path.open(newline="", encoding=encoding) as handle:
+        line = ""
+        for _ in range(header_row):
+            line = handle.readline()
+    return max(CSV_DELIMITERS, key=line.count)
+
+
+@contextmanager
+def _open_csv(path: Path, profile: Profile, encoding: str, delimiter: str) -> Iterator[_Table]:
+    with path.open(newline="", encoding=encoding) as handle:
+        reader = csv.reader(handle, delimiter=delimiter)
+        numbered = ((reader.line_num, record) for record in reader)
+        try:
+            headers, units = _read_header_rows(numbered, profile, path)
+            yield _Table(headers, units, numbered, None)
+        except UnicodeDecodeError as error:
+            raise IngestError(f"{path.name} near line {reader.line_num + 1} is not valid {encoding} ({error.reason}); "
+                              f"set encoding: gb18030 or auto in profile {profile.name!r}") from error
+        except csv.Error as error:
+            raise IngestError(f"{path.name} line {reader.line_num} is not valid CSV ({error}); "
+                              "fix the quoting in the file or the delimiter in the profile") from error
+
+
+def _open_table(source: _Source, profile: Profile):
+    if profile.format == "xlsx":
+        return _open_xlsx(source.path, profile)
+    return _open_csv(source.path, profile, source.encoding, source.delimiter)
+
+
+def _plan_columns(source: _Source, table: _Table, profile: Profile, prefix_file_name: bool) -> None:
+    """Find the time column and every mapped column in the header; raise when one is missing."""
+    positions: dict[str, list[int]] = {}
+    for index, header in enumerate(table.headers):
+        positions.setdefault(header, []).append(index)
+
+    def locate(header: str) -> int:
+        found = positions.get(header, [])
+        if len(found) > 1:
+            raise IngestError(f"column {header!r} occurs {len(found)} times in the header of {source.path.name}; "
+                              "rename the copies in the file so each name is unique")
+        if not found:
+            close = difflib.get_close_matches(header, [name for name in positions if name], n=5, cutoff=0.5)
+            hint = f"close headers: {', '.join(repr(name) for name in close)}" if close else (
+                f"the header row {profile.header_row} has {', '.join(repr(name) for name in list(positions)[:12])}")
+            raise IngestError(f"column {header!r} of profile {profile.name!r} not found in {source.path.name}; "
+                              f"{hint}. Fix the column name under columns: in configs/ingest.yaml "
+                              "or pick the profile made for this file")
+        return found[0]
+
+    source.time_index = locate(profile.time_column)
+    for header, spec in profile.columns.items():
+        index = locate(header)
+        unit = spec.unit
+        if unit is None:
+            unit = table.units[index] if index < len(table.units) else ""
+        if spec.unit is None and not unit:
+            raise IngestError(f"column {header!r} has an empty cell in unit row {profile.unit_row} of "
+                              f"{source.path.name}; set unit: for it in profile {profile.name!r} "
+                              "(\"\" for a dimensionless metric)")
+        staged_name = f"{source.path.name}:{header}" if prefix_file_name else header
+        source.columns.append(_PlannedColumn(index, header, staged_name, spec.device, spec.metric, unit))
+
+    mapped = set(profile.columns) | {profile.time_column}
+    source.columns_ignored = [header for header in table.headers if header and header not in mapped]
+
+
+def _prepare_sources(paths: list[Path], profile: Profile) -> list[_Source]:
+    """Check every file before anything is written: it exists, opens, and has the profile's columns."""
+    sources = []
+    for raw_path in paths:
+        path = Path(raw_path)
+        if not path.is_file():
+            raise IngestError(f"file {str(path)!r} not found; check the path (relative paths start at "
+                              f"{Path.cwd()})")
+        size_bytes, sha256, newlines, is_utf8 = _scan_file(path)
+        encoding = profile.encoding
+        if encoding == "auto":
+            encoding = "utf-8-sig" if is_utf8 else "gb18030"
+        delimiter = profile.delimiter
+        if profile.format == "csv" and delimiter == "auto":
+            delimiter = _detect_delimiter(path, encoding, profile.header_row)
+        estimate = max(newlines - profile.first_data_row + 1, 0) if profile.format == "csv" else None
+        sources.append(_Source(path, size_bytes, sha256, estimate, encoding, delimiter))
+
+    for source in sources:
+        with _open_table(source, profile) as table:
+            _plan_columns(source, table, profile, prefix_file_name=len(sources) > 1)
+            source.rows_estimate = table.rows_estimate or source.rows_estimate
+    return sources
+
+
+# ---------------------------------------------------------------- cells and batches
+
+
+def _parse_time(cell: Any, profile: Profile, source: _Source, line_no: int) -> datetime | None:
+    """Parse the time cell of a file row into a naive (station-local) or aware datetime, or None when empty."""
+    if isinstance(cell, datetime):
+        return cell
+    if isinstance(cell, date):
+        return datetime(cell.year, cell.month, cell.day)
+    text = _cell_text(cell)
+    if not text:
+        return None
+    if isinstance(cell, (int, float)):
+        raise IngestError(f"{source.path.name} line {line_no}: time cell {text!r} in column {profile.time_column!r} "
+                          "is a number, not a date; format the column as date and time in the workbook")
+    try:
+        return datetime.strptime(text, profile.time_format) if profile.time_format else datetime.fromisoformat(text)
+    except ValueError:
+        expected = f"time_format {profile.time_format!r}" if profile.time_format else "ISO 8601 (no time_format set)"
+        raise IngestError(f"{source.path.name} line {line_no}: time {text!r} in column {profile.time_column!r} "
+                          f"does not match {expected} of profile {profile.name!r}; fix the cell, or set "
+                          "time_format in configs/ingest.yaml with Python strptime codes such as '%d/%m/%y %H'") from None
+
+
+def _value_text(cell: Any, decimal_comma: bool) -> str | None:
+    """Cell as text for staging; the database decides whether it is a valid number."""
+    if cell is None:
+        return None
+    if isinstance(cell, bool):
+        return "1" if cell else "0"
+    if isinstance(cell, float):
+        return repr(cell)
+    if isinstance(cell, int):
+        return str(cell)
+    text = str(cell).strip()
+    return text.replace(",", ".") if decimal_comma else text
+
+
+@dataclass
+class _Batch:
+    batch_no: int
+    source: _Source
+    rows: list[tuple[Any, ...]]
+    file_rows: int
+    timestamps: int
+    naive_timestamps: int
+    first_line: int
+    last_line: int
+
+
+def _generate_batches(sources: list[_Source], profile: Profile, run_id: str, batch_rows: int) -> Iterator[_Batch]:
+    """Build staging rows of every file, closing a batch after the file row that brings it to `batch_rows` readings."""
+    # NOTE: the database de-duplicates within a batch only. When the same point
+    # and time occur in two batches, the later batch overwrites the earlier one,
+    # so a re-import of such a file counts both writes as updates.
+    station = profile.station.code
+    decimal_comma = profile.decimal == ","
+    batch_no = 1
+    for source in sources:
+        with _open_table(source, profile) as table:
+            rows: list[tuple[Any, ...]] = []
+            file_rows, timestamps, naive_timestamps, first_line, line_no = 0, 0, 0, 0, 0
+            for line_no, cells in table.rows:
+                if _is_blank(cells):
+                    continue
+                moment = _parse_time(cells[source.time_index] if source.time_index < len(cells) else None,
+                                     profile, source, line_no)
+                ts_local = moment if moment is not None and moment.tzinfo is None else None
+                ts_utc = moment if moment is not None and moment.tzinfo is not None else None
+                timestamps += moment is not None
+                naive_timestamps += ts_local is not None
+
+                for column in source.columns:
+                    cell = cells[column.index] if column.index < len(cells) else None
+                    rows.append((run_id, batch_no, line_no, column.staged_name, station, column.device,
+                                 column.metric, column.unit, ts_local, ts_utc, _value_text(cell, decimal_comma)))
+                file_rows += 1
+                first_line = first_line or line_no
+
+                if len(rows) >= batch_rows:
+                    yield _Batch(batch_no, source, rows, file_rows, timestamps, naive_timestamps, first_line, line_no)
+                    batch_no += 1
+                    rows, file_rows, timestamps, naive_timestamps, first_line = [], 0, 0, 0, 0
+            if rows:
+                yield _Batch(batch_no, source, rows, file_rows, timestamps, naive_timestamps, first_line, line_no)
+                batch_no += 1
+
+
+_END_OF_BATCHES = object()
+
+
+class _BatchReader:
+    """Iterate batches that a reader thread builds, at most one ahead of the consumer.
+
+    back_pressure_waits counts how often the reader had a batch ready but had
+    to wait because the database was still busy with the previous one.
+    """
+
+    def __init__(self, batches: Iterator[_Batch]):
+        self._batches = batches
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=1)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._fill, name="ingest-reader", daemon=True)
+        self.back_pressure_waits = 0
+
+    def __enter__(self) -> _BatchReader:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def __iter__(self) -> Iterator[_Batch]:
+        while True:
+            item = self._queue.get()
+            if item is _END_OF_BATCHES:
+                return
+            if isinstance(item, Exception):
+                raise item
+            yield item
+
+    def _fill(self) -> None:
+        try:
+            for batch in self._batches:
+                if not self._put(batch):
+                    return
+            self._put(_END_OF_BATCHES)
+        except Exception as error:  # raised again by the consumer in __iter__
+            self._put(error)
+        finally:
+            self._batches.close()
+
+    def _put(self, item: Any) -> bool:
+        try:
+            self._queue.put_nowait(item)
+            return True
+        except queue.Full:
+            self.back_pressure_waits += 1
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+
+# ---------------------------------------------------------------- database steps
+
+
+def _call(conn: psycopg.Connection, function: str, **params: Any) -> list[dict[str, Any]]:
+    return execute_logged(conn, function, function_call(function, params), params).rows
+
+
+def _resolve_timezone(conn: psycopg.Connection, profile: Profile, settings: Settings) -> tuple[str, bool]:
+    """Pick the zone for naive times and tell whether it is the configured fallback rather than a known zone."""
+    if profile.station.timezone:
+        return profile.station.timezone, False
+    row = conn.execute("SELECT timezone FROM public.stations WHERE code = %s", [profile.station.code]).fetchone()
+    if row is not None:
+        return row[0], False
+    return settings.default_timezone, True
+
+
+def _ensure_catalogue(conn: psycopg.Connection, profile: Profile, zone: str) -> None:
+    """Create or update the profile's station, devices and series in one transaction."""
+    station = profile.station
+    step = f"station {station.code!r}"
+    try:
+        with conn.transaction():
+            _call(conn, "public.ensure_station", p_code=station.code, p_name_zh=station.name_zh,
+                  p_name_en=station.name_en, p_timezone=zone)
+            for device in profile.devices:
+                step = f"device {device.code!r}"
+                _call(conn, "public.ensure_device", p_station_code=station.code, p_code=device.code,
+                      p_kind=device.kind, p_name_zh=device.name_zh, p_name_en=device.name_en)
+            for header, spec in profile.columns.items():
+                step = f"column {header!r}"
+                _call(conn, "public.ensure_series", p_station_code=station.code, p_device_code=spec.device,
+                      p_metric_code=spec.metric,
+                      p_sample_interval_s=spec.sample_interval_s or profile.sample_interval_s)
+    except DatabaseError as error:
+        raise IngestError(f"profile {profile.name!r}, {step}: {error}. Fix it in configs/ingest.yaml") from error
+
+
+def _start_run(conn: psycopg.Connection, run_id: str, profile: Profile, sources: list[_Source]) -> None:
+    try:
+        conn.execute("INSERT INTO public.import_runs (run_id, profile, sources) VALUES (%s, %s, %s)",
+                     [run_id, profile.name, Jsonb([source.describe() for source in sources])])
+    except psycopg.errors.UniqueViolation:
+        raise IngestError(f"import run {run_id!r} already exists; omit run_id to get a new one") from None
+
+
+def _finish_run(conn: psycopg.Connection, summary: ImportSummary) -> None:
+    # import_runs has no duplicate column and documents rows_read = accepted +
+    # rejected, so superseded duplicates are counted there as rejected.
+    conn.execute(
+        """UPDATE public.import_runs
+           SET finished_at = now(), status = %s, sources = %s, rows_read = %s, rows_accepted = %s,
+               rows_rejected = %s, rows_inserted = %s, rows_updated = %s, error = %s
+           WHERE run_id = %s""",
+        [summary.status, Jsonb(summary.sources), summary.rows_read, summary.rows_accepted,
+         summary.rows_rejected + summary.rows_duplicate, summary.rows_inserted, summary.rows_updated,
+         summary.error, summary.run_id],
+    )
+
+
+def _load_batch(conn: psycopg.Connection, batch: _Batch, run_id: str, settings: Settings,
+                changed_by: str) -> tuple[dict[str, Any], float, float]:
+    """COPY one batch into staging and merge it in one transaction; returns counts and both durations."""
+    started = time.perf_counter()
+    with conn.transaction():
+        with conn.cursor() as cursor, cursor.copy(COPY_STAGING_SQL) as copy:
+            for row in batch.rows:
+                copy.write_row(row)
+        copied = time.perf_counter()
+        counts = _call(conn, MERGE_FUNCTION, p_run_id=run_id, p_batch_no=batch.batch_no, p_source="import",
+                       p_changed_by=changed_by,
+                       p_partition_horizon_months=settings.ingest_partition_horizon_months)[0]
+    merged = time.perf_counter()
+    return counts, copied - started, merged - copied
+
+
+# ---------------------------------------------------------------- run folder
+
+
+def _mask_secrets(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: "***" if any(word in str(key).lower() for word in SECRET_WORDS) else _mask_secrets(item)
+                for key, item in value.items()}
+    if isinstance(value, list):
+        return [_mask_secrets(item) for item in value]
+    return value
+
+
+def _describe_database(url: str) -> dict[str, str]:
+    try:
+        parts = conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return {"url": "unparseable"}
+    return _mask_secrets({key: str(value) for key, value in parts.items()})
+
+
+def _write_json(path: Path, document: dict[str, Any]) -> None:
+    path.write_text(json.dumps(document, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
+
+
+def _write_env(run_dir: Path, url: str, paths: list[Path], profile: Profile, settings: Settings,
+               sources: list[_Source], changed_by: str, server_version: str) -> None:
+    _write_json(run_dir / "env.json", {
+        "run_id": run_dir.name,
+        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "arguments": {"paths": [str(path) for path in paths], "profile": profile.name, "changed_by": changed_by,
+                      "database": _describe_database(url)},
+        "configuration": {"settings": _mask_secrets(settings.model_dump(mode="json")),
+                          "profiles_file": str(PROFILES_PATH), "profile": profile.model_dump(mode="json")},
+        "sources": [{"path": str(source.path), "size_bytes": source.size_bytes, "sha256": source.sha256}
+                    for source in sources],
+        "environment": {"python": platform.python_version(), "platform": platform.platform(),
+                        "psycopg": psycopg.__version__, "openpyxl": openpyxl.__version__,
+                        "postgresql": server_version},
+    })
+
+
+def _write_rejects(conn: psycopg.Connection, run_dir: Path, run_id: str) -> None:
+    """Export the run's rejected readings as rejects.csv beside summary.json."""
+    query = sql.SQL(REJECTS_SQL).format(sql.Literal(run_id))
+    with (run_dir / "rejects.csv").open("wb") as handle, conn.cursor() as cursor:
+        with cursor.copy(query) as copy:
+            for chunk in copy:
+                handle.write(chunk)
+
+
+# ---------------------------------------------------------------- entry point
+
+
+def _new_run_id(profile_name: str) -> str:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    safe_name = re.sub(r"[^A-Za-z0-9._-]", "_", profile_name)[:60]
+    return f"{stamp}-{safe_name}-{secrets.token_hex(3)}"
+
+
+def _check_run_id(run_id: str) -> str:
+    if not RUN_ID_PATTERN.match(run_id):
+        raise IngestError(f"invalid run id {run_id!r}: use 1-100 letters, digits, '.', '_' or '-', "
+                          "starting with a letter or digit, or omit it to get a generated one")
+    return run_id
+
+
+def _run_batches(conn: psycopg.Connection, sources: list[_Source], profile: Profile, summary: ImportSummary,
+                 settings: Settings, changed_by: str, progress: Callable[[int, int], None] | None) -> None:
+    rows_total = sum(source.rows_estimate or 0 for source in sources)
+    rows_done = 0
+    if progress:
+        progress(0, rows_total)
+
+    batches = _generate_batches(sources, profile, summary.run_id, settings.ingest_batch_rows)
+    with _BatchReader(batches) as reader:
+        for batch in reader:
+            counts, copy_s, merge_s = _load_batch(conn, batch, summary.run_id, settings, changed_by)
+            summary.batches += 1
+            summary.copy_seconds += copy_s
+            summary.merge_seconds += merge_s
+            summary.add_merge_counts(counts)
+            batch.source.timestamps += batch.timestamps
+            batch.source.naive_timestamps += batch.naive_timestamps
+            batch.source.rows_read += len(batch.rows)
+            log.info("import.batch", extra=fields(
+                run_id=summary.run_id, batch_no=batch.batch_no, file=batch.source.path.name,
+                lines=f"{batch.first_line}-{batch.last_line}", readings=len(batch.rows),
+                accepted=counts["rows_accepted"], rejected=counts["rows_rejected"],
+                duplicate=counts["rows_duplicate"], inserted=counts["rows_inserted"],
+                updated=counts["rows_updated"], copy_ms=round(copy_s * 1000, 1), merge_ms=round(merge_s * 1000, 1)))
+
+            rows_done += batch.file_rows
+            if progress:
+                progress(rows_done, max(rows_total, rows_done))
+        summary.back_pressure_waits = reader.back_pressure_waits
+
+
+def _collect_source_counts(summary: ImportSummary, sources: list[_Source], tz_fallback_used: bool) -> None:
+    summary.timestamps = sum(source.timestamps for source in sources)
+    summary.rows_read = sum(source.rows_read for source in sources)
+    summary.tz_fallback = sum(source.naive_timestamps for source in sources) if tz_fallback_used else 0
+    summary.sources = [source.describe() for source in sources]
+    summary.columns_ignored = sorted({f"{source.path.name}:{name}" for source in sources
+                                      for name in source.columns_ignored})
+
+
+def import_files(url: str, paths: list[Path], profile_name: str, *, settings: Settings | None = None,
+                 run_id: str | None = None, changed_by: str = "import",
+                 progress: Callable[[int, int], None] | None = None,
+                 profiles_path: Path | None = None) -> ImportSummary:
+    """Import `paths` with profile `profile_name` into the database at `url`.
+
+    Each batch is committed on its own, so when a later batch fails the earlier
+    ones stay stored. Running the same import again is safe: unchanged
+    readings are counted in rows_unchanged and not rewritten.
+    `progress(rows_done, rows_total)` is called after each batch with file
+    data rows; rows_total is an estimate from the file size or sheet size.
+    `profiles_path` reads profiles from another YAML file (for tests and tools).
+    """
+    started = time.perf_counter()
+    settings = settings or load_settings()
+    profile = _pick_profile(load_profiles(profiles_path), profile_name)
+    if not paths:
+        raise IngestError("no files given; pass at least one CSV or XLSX path")
+    run_id = _check_run_id(run_id) if run_id else _new_run_id(profile.name)
+    sources = _prepare_sources(list(paths), profile)
+    for source in sources:
+        if source.columns_ignored:
+            log.warning("import.columns_ignored", extra=fields(file=source.path.name, columns=source.columns_ignored,
+                                                               profile=profile.name))
+
+    summary = ImportSummary(run_id=run_id, profile=profile.name, files=len(sources))
+    run_dir = settings.runs_dir / run_id
+    summary.run_dir = str(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+    with psycopg.connect(url, autocommit=True, application_name="pumpdash-import") as conn:
+        zone, tz_fallback_used = _resolve_timezone(conn, profile, settings)
+        _ensure_catalogue(conn, profile, zone)
+        _start_run(conn, run_id, profile, sources)
+        try:
+            _write_env(run_dir, url, list(paths), profile, settings, sources, changed_by,
+                       conn.execute("SHOW server_version").fetchone()[0])
+            log.info("import.start", extra=fields(run_id=run_id, profile=profile.name, files=len(sources),
+                                                  timezone=zone, batch_rows=settings.ingest_batch_rows))
+            if tz_fallback_used:
+                log.warning("import.tz_fallback", extra=fields(run_id=run_id, station=profile.station.code,
+                                                               timezone=zone))
+            _run_batches(conn, sources, profile, summary, settings, changed_by, progress)
+            summary.status = "succeeded"
+        except BaseException as error:
+            summary.status = "failed"
+            summary.error = str(error) or type(error).__name__
+            raise
+        finally:
+            _collect_source_counts(summary, sources, tz_fallback_used)
+            summary.seconds = time.perf_counter() - started
+            _close_run(conn, run_dir, summary)
+    return summary
+
+
+def _close_run(conn: psycopg.Connection, run_dir: Path, summary: ImportSummary) -> None:
+    """Record the run's outcome in import_runs, summary.json and rejects.csv, and log it."""
+    staged_total = summary.rows_accepted + summary.rows_rejected + summary.rows_duplicate
+    if staged_total != summary.rows_read:
+        log.error("import.count_mismatch", extra=fields(run_id=summary.run_id, rows_read=summary.rows_read,
+                                                        rows_merged=staged_total))
+    try:
+        _finish_run(conn, summary)
+        if summary.rows_rejected or summary.rows_duplicate:
+            _write_rejects(conn, run_dir, summary.run_id)
+    except psycopg.Error as error:
+        # The run's own error, if any, is more useful to the caller than this one.
+        log.error("import.record_failed", extra=fields(run_id=summary.run_id, error=str(error)))
+    _write_json(run_dir / "summary.json", summary.to_dict())
+
+    event = fields(**{key: value for key, value in summary.to_dict().items() if key not in ("sources",)})
+    if summary.status == "succeeded":
+        log.info("import.done", extra=event)
+    else:
+        log.error("import.failed", extra=event)
