@@ -19,10 +19,9 @@ RETURNS TABLE (
 )
 LANGUAGE sql
 STABLE
-PARALLEL SAFE
 AS $$
-    SELECT * FROM reporting.aggregate_raw(p_series_ids, p_from, p_to, 'hour');
+    SELECT * FROM reporting.get_rollup_buckets('hourly', p_series_ids, p_from, p_to);
 $$;
 COMMENT ON FUNCTION reporting.get_metrics_hourly(integer[], timestamptz, timestamptz) IS
-    'Hourly buckets (local hours of each station) of the given series for readings in [p_from, p_to): avg, min, max, sum, first, last, counts; value follows the metric''s agg_kind.';
+    'Hourly buckets (local hours of each station) of the given series that start in [p_from, p_to), from the hourly rollup plus raw readings past its watermark or under pending invalidations; value follows the metric''s agg_kind.';
 GRANT EXECUTE ON FUNCTION reporting.get_metrics_hourly(integer[], timestamptz, timestamptz) TO pumpdash_read;
