@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     statement_timeout_ms: int = Field(30_000, ge=0, description="Read pool statement_timeout; 0 disables it.")
     web_port: int = Field(8501, ge=1024, le=65535, description="Port of the Streamlit dashboard on 127.0.0.1.")
     default_timezone: str = Field("Asia/Shanghai", description="IANA zone for stations created without one.")
+    overview_stale_after_min: int = Field(
+        30, ge=1, le=1440,
+        description="Minutes without a reading after which the overview marks a station as not reporting.",
+    )
     ingest_batch_rows: int = Field(200_000, ge=1000, description="Readings staged and merged per transaction.")
     ingest_partition_horizon_months: int = Field(
         240, ge=1, description="How far from today an import may create monthly partitions."

@@ -37,6 +37,11 @@ EXCEPTION WHEN insufficient_privilege THEN
 END
 $$;
 
+-- PostgreSQL grants EXECUTE on new functions to PUBLIC. Functions created
+-- by the migrating role from here on are executable only by the roles their
+-- file grants, so the application's roles get exactly what they are given.
+ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
+
 CREATE FUNCTION public.is_valid_timezone(p_timezone text)
 RETURNS boolean
 LANGUAGE sql

@@ -1,0 +1,1 @@
+"""Entry points: the Streamlit app, the launcher and the command-line interface."""

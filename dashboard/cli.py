@@ -1,0 +1,204 @@
+"""Command-line interface: `python -m dashboard [run | db | migrate | import | demo | docs]`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from core.i18n import t
+from core.logs import setup_logging
+from core.pgserver import ServerError, bin_dir, server_from_settings
+from core.settings import PROJECT_ROOT, Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m dashboard", description="泵站运行看板 / pump station dashboard")
+    parser.add_argument("--data-dir", type=Path, help="data folder (env PUMPDASH_DATA_DIR, default data/)")
+    parser.add_argument("--db-port", type=int, help="embedded PostgreSQL port on 127.0.0.1 (env PUMPDASH_DB_PORT)")
+    parser.add_argument("--web-port", type=int, help="dashboard port on 127.0.0.1 (env PUMPDASH_WEB_PORT, default 8501)")
+    parser.add_argument("--lang", choices=["zh-CN", "en"], help="language of messages (env PUMPDASH_LANGUAGE)")
+    commands = parser.add_subparsers(dest="command")
+
+    run = commands.add_parser("run", help="start database and dashboard (default)")
+    run.add_argument("--keep-db", action="store_true", help="leave the embedded server running on exit")
+
+    db = commands.add_parser("db", help="control the embedded PostgreSQL")
+    db.add_argument("action", choices=["start", "stop", "status", "url", "psql"])
+
+    migrate = commands.add_parser("migrate", help="apply migrations and routines")
+    migrate.add_argument("--target", type=int, help="stop after this migration number")
+
+    importer = commands.add_parser("import", help="import CSV or XLSX exports")
+    importer.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    importer.add_argument("--profile", required=True, help="profile name from configs/ingest.yaml")
+
+    demo = commands.add_parser("demo", help="generate demo stations")
+    demo.add_argument("--stations", type=int, help="number of stations (default 3)")
+    demo.add_argument("--days", type=int, help="days of history up to now (default 60)")
+    demo.add_argument("--interval-min", type=int, help="minutes between samples (default 15)")
+
+    docs = commands.add_parser("docs", help="write docs/API_FUNCTIONS_REFERENCE.md")
+    docs.add_argument("--output", type=Path, default=PROJECT_ROOT / "docs" / "API_FUNCTIONS_REFERENCE.md")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = load_settings(data_dir=args.data_dir, db_port=args.db_port, web_port=args.web_port, language=args.lang)
+    setup_logging(settings)
+    command = args.command or "run"
+    handler = COMMANDS[command]
+    try:
+        return handler(args, settings)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # every failure reaches the user as one translated line
+        message = describe_error(error, settings.language)
+        log.error("cli.failed", exc_info=error)
+        print(message, file=sys.stderr)
+        return 1
+
+
+def describe_error(error: Exception, lang: str) -> str:
+    from core.db import DatabaseError
+    from dashboard.launcher import LaunchError
+
+    if isinstance(error, LaunchError):
+        return t(error.key, lang, **error.params)
+    if isinstance(error, ServerError):
+        return t("cli.error.server", lang, detail=str(error))
+    if isinstance(error, DatabaseError):
+        return t("cli.error.database", lang, detail=str(error))
+    return t("cli.error.generic", lang, kind=type(error).__name__, detail=str(error))
+
+
+def say(settings: Settings, key: str, **params) -> None:
+    print(t(key, settings.language, **params), flush=True)
+
+
+def prepare_database(url: str, settings: Settings) -> None:
+    """Apply migrations, then load demo data when the database has no station yet."""
+    from core.demo import database_has_stations, generate_demo
+    from core.migrate import migrate
+
+    report = migrate(url)
+    say(settings, "cli.migrated", migrations=len(report.migrations_applied), routines=len(report.routines_applied))
+    if not database_has_stations(url):
+        say(settings, "cli.demo_loading", stations=settings.demo_stations, days=settings.demo_days,
+            interval_min=settings.demo_interval_min)
+        demo = generate_demo(url, stations=settings.demo_stations, days=settings.demo_days,
+                             interval_min=settings.demo_interval_min)
+        say(settings, "cli.demo_loaded", stations=demo.stations, rows=demo.rows, seconds=f"{demo.seconds:.1f}")
+
+
+def cmd_run(args, settings: Settings) -> int:
+    from dashboard.launcher import run_dashboard
+
+    say(settings, "cli.starting")
+    code = run_dashboard(
+        settings,
+        prepare=lambda url: prepare_database(url, settings),
+        say=lambda url: say(settings, "cli.running", url=url),
+        keep_db=args.keep_db,
+    )
+    say(settings, "cli.stopped")
+    return code
+
+
+def cmd_db(args, settings: Settings) -> int:
+    if not settings.uses_embedded_server:
+        say(settings, "cli.db_external")
+        return 2
+    server = server_from_settings(settings)
+    action = args.action
+    if action == "start":
+        started = server.start()
+        say(settings, "cli.db_started" if started else "cli.db_already_running", port=server.running_port())
+    elif action == "stop":
+        say(settings, "cli.db_stopped" if server.stop() else "cli.db_not_running")
+    elif action == "status":
+        running = server.is_running()
+        say(settings, "cli.db_status_running" if running else "cli.db_not_running",
+            port=server.running_port(), pgdata=server.pgdata)
+        return 0 if running else 3
+    elif action == "url":
+        if not server.is_running():
+            say(settings, "cli.db_not_running")
+            return 3
+        print(server.url())
+    elif action == "psql":
+        if not server.is_running():
+            say(settings, "cli.db_not_running")
+            return 3
+        return subprocess.call(server.psql_command())
+    return 0
+
+
+def cmd_migrate(args, settings: Settings) -> int:
+    from core.migrate import migrate
+    from dashboard.launcher import database_url
+
+    with database_url(settings) as url:
+        report = migrate(url, target=args.target)
+    say(settings, "cli.migrated", migrations=len(report.migrations_applied), routines=len(report.routines_applied))
+    return 0
+
+
+def cmd_import(args, settings: Settings) -> int:
+    from core.ingest import import_files
+    from core.migrate import migrate
+    from dashboard.launcher import database_url
+
+    with database_url(settings) as url:
+        migrate(url)
+        summary = import_files(url, args.paths, args.profile, settings=settings)
+    say(settings, "cli.import_done", files=len(args.paths), timestamps=summary.timestamps, read=summary.rows_read,
+        accepted=summary.rows_accepted, rejected=summary.rows_rejected, duplicate=summary.rows_duplicate,
+        inserted=summary.rows_inserted, updated=summary.rows_updated, seconds=f"{summary.seconds:.2f}",
+        rate=f"{summary.rows_read / max(summary.seconds, 1e-9):,.0f}", run_id=summary.run_id)
+    return 0 if summary.rows_rejected == 0 else 4
+
+
+def cmd_demo(args, settings: Settings) -> int:
+    from core.demo import generate_demo
+    from core.migrate import migrate
+    from dashboard.launcher import database_url
+
+    stations = args.stations or settings.demo_stations
+    days = args.days or settings.demo_days
+    interval_min = args.interval_min or settings.demo_interval_min
+    with database_url(settings) as url:
+        migrate(url)
+        say(settings, "cli.demo_loading", stations=stations, days=days, interval_min=interval_min)
+        report = generate_demo(url, stations=stations, days=days, interval_min=interval_min)
+    say(settings, "cli.demo_loaded", stations=report.stations, rows=report.rows, seconds=f"{report.seconds:.1f}")
+    return 0
+
+
+def cmd_docs(args, settings: Settings) -> int:
+    from core.apidoc import render_reference
+    from core.migrate import migrate
+    from dashboard.launcher import database_url
+
+    with database_url(settings) as url:
+        migrate(url)
+        text = render_reference(url)
+    args.output.write_text(text, encoding="utf-8")
+    say(settings, "cli.docs_written", path=args.output)
+    return 0
+
+
+COMMANDS = {
+    "run": cmd_run,
+    "db": cmd_db,
+    "migrate": cmd_migrate,
+    "import": cmd_import,
+    "demo": cmd_demo,
+    "docs": cmd_docs,
+}

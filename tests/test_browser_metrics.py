@@ -1,0 +1,262 @@
+"""Station metrics page in headless Chromium: the real HSY import, opened by link and by clicking.
+
+`streamlit run` serves the app on a free loopback port; Playwright drives
+Debian's Chromium. Every request that would leave 127.0.0.1 is aborted and
+recorded, and each test asserts that there was none.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import psycopg
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from core.ingest import import_files
+from core.migrate import migrate
+from core.settings import PROJECT_ROOT, load_settings
+from tests.conftest import free_port
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+]
+VIEWPORT = {"width": 1400, "height": 1500}
+SERVER_START_TIMEOUT_S = 60
+SERVER_STOP_TIMEOUT_S = 10
+CHART_TIMEOUT_MS = 60_000
+UI_TIMEOUT_MS = 20_000
+
+BROWSER_DATABASE = "pumpdash_browser"
+HSY_FILE = "hsy-blominmaki-2024-11.xlsx"
+HSY_STATION = "hsy-blominmaki"
+HSY_LINK = "metrics?station=hsy-blominmaki&devices=P1.1&metrics=flow_rate&range=custom&from=2024-11-15&to=2024-11-16"
+CHART = '[data-testid="stPlotlyChart"]'
+# Plotly draws into several stacked svg layers; the chart is ready when one exists.
+CHART_SVG = f"{CHART} .main-svg"
+# Tick labels as the page formats them at up to 12 hours per tick: "11-15 06:00".
+NUMERIC_TICK = re.compile(r"^\d{2}-\d{2} \d{2}:\d{2}$")
+
+
+@pytest.fixture(scope="module")
+def browser_db_url(pg_server, db_url) -> str:
+    """A migrated database of this module's own on the test server.
+
+    The import tests expect to be the first to load the HSY file into the
+    shared database, so this module imports it elsewhere.
+    """
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BROWSER_DATABASE]).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{BROWSER_DATABASE}"')
+    url = pg_server.url(BROWSER_DATABASE)
+    migrate(url)
+    return url
+
+
+@pytest.fixture(scope="module")
+def hsy_station(browser_db_url, shared_data, tmp_path_factory) -> str:
+    """The real Blominmäki export imported through the product's importer (run files go to a temp folder)."""
+    settings = load_settings(data_dir=tmp_path_factory.mktemp("import-data"))
+    summary = import_files(browser_db_url, [shared_data / HSY_FILE], HSY_STATION, settings=settings)
+    assert summary.rows_rejected == 0
+    return HSY_STATION
+
+
+@pytest.fixture(scope="module")
+def app_url(browser_db_url, hsy_station, artifacts_dir, tmp_path_factory) -> str:
+    """Base URL of `streamlit run dashboard/app.py` on a free loopback port, stopped after the module."""
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": browser_db_url,
+           "PUMPDASH_DATA_DIR": str(tmp_path_factory.mktemp("streamlit-data"))}
+    env.pop("PUMPDASH_LANGUAGE", None)
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "dashboard" / "app.py"),
+        "--server.port", str(port), "--server.address", "127.0.0.1",
+        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+    ]
+    log_path = artifacts_dir / "streamlit-browser-test.log"
+    with log_path.open("w", encoding="utf-8") as server_log:
+        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=server_log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+        try:
+            wait_for_health(port, process, log_path)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            stop_server(process)
+
+
+def wait_for_health(port: int, process: subprocess.Popen, log_path: Path) -> None:
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"streamlit exited with code {process.returncode}; see {log_path}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    pytest.fail(f"streamlit did not answer /_stcore/health within {SERVER_START_TIMEOUT_S} s; see {log_path}")
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=SERVER_STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def is_local(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("data", "blob") or parts.hostname == "127.0.0.1"
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh page whose requests off 127.0.0.1 are aborted; the test fails if there were any."""
+    context = browser.new_context(viewport=VIEWPORT, locale="zh-CN")
+    blocked: list[str] = []
+    opened = context.new_page()
+
+    def abort(route):
+        blocked.append(route.request.url)
+        route.abort()
+
+    # Only off-host requests are routed, so requests to the app are not slowed down.
+    opened.route(lambda url: not is_local(url), abort)
+    yield opened
+    context.close()
+    assert blocked == [], f"the page tried to reach other hosts: {blocked}"
+
+
+def wait_for_chart(page: Page, legend: str | None = None) -> None:
+    """Wait until a chart is drawn and, when given, a legend entry reads exactly `legend`."""
+    page.wait_for_selector(CHART_SVG, timeout=CHART_TIMEOUT_MS)
+    if legend is not None:
+        entry = page.locator(f"{CHART} .legendtext").get_by_text(legend, exact=True)
+        expect(entry.first).to_be_visible(timeout=UI_TIMEOUT_MS)
+
+
+def wait_for_query(page: Page, **expected: list[str]) -> None:
+    """Wait until the URL's query string has these parameters (any order); `from_` stands for `from`."""
+    expected_query = {key.rstrip("_"): values for key, values in expected.items()}
+    deadline = time.monotonic() + UI_TIMEOUT_MS / 1000
+    while True:
+        query = parse_qs(urlsplit(page.url).query)
+        if all(query.get(key) == values for key, values in expected_query.items()):
+            return
+        if time.monotonic() > deadline:
+            pytest.fail(f"URL query {query} did not match {expected_query} within {UI_TIMEOUT_MS} ms")
+        page.wait_for_timeout(200)
+
+
+def x_tick_labels(page: Page) -> list[str]:
+    return page.locator(f"{CHART} .xtick text").all_text_contents()
+
+
+def test_hsy_link_shows_chinese_chart(page, app_url, artifacts_dir):
+    """A link with the selection reopens pump 1.1 flow for 15-16 Nov 2024 with Chinese labels."""
+    page.goto(f"{app_url}/{HSY_LINK}")
+    wait_for_chart(page, "1.1 号泵 · 瞬时流量")
+
+    chart = page.locator(CHART)
+    expect(chart.get_by_text("时间 (Europe/Helsinki)")).to_be_visible()
+    expect(chart.get_by_text("瞬时流量 (m³/h)")).to_be_visible()
+    expect(page.get_by_text("时间范围：2024-11-15 00:00 至 2024-11-17 00:00（Europe/Helsinki）")).to_be_visible()
+    expect(page.get_by_text("粒度：原始（数据库自动选择）")).to_be_visible()
+
+    ticks = x_tick_labels(page)
+    assert ticks, "the chart has no x tick labels"
+    assert all(NUMERIC_TICK.match(tick) for tick in ticks), ticks
+
+    page.wait_for_timeout(1000)  # let plotly finish its transition before the screenshot
+    page.screenshot(path=str(artifacts_dir / "metrics-hsy.png"), full_page=True)
+
+
+def test_hsy_view_built_by_clicking(page, app_url, artifacts_dir):
+    """Navigate from the overview and pick station, pump 1.1, flow and 15-16 Nov by hand; the URL follows."""
+    page.goto(app_url)
+    page.get_by_role("link", name="站点曲线").click()
+    wait_for_chart(page)
+
+    page.get_by_test_id("stSelectbox").filter(has_text="泵站").click()
+    page.get_by_role("option", name="布洛明迈基污水泵站 (hsy-blominmaki)").click()
+    wait_for_query(page, station=["hsy-blominmaki"])
+
+    # Replace whatever device is chosen by pump 1.1.
+    devices = page.get_by_test_id("stMultiSelect").filter(has_text="设备")
+    devices.get_by_role("combobox").click()
+    page.keyboard.press("Backspace")
+    page.get_by_role("option", name="1.1 号泵", exact=True).click()
+    page.keyboard.press("Escape")
+    wait_for_query(page, devices=["P1.1"], metrics=["flow_rate"])
+
+    page.get_by_test_id("stRadio").filter(has_text="时间范围").get_by_text("自定义", exact=True).click()
+    wait_for_query(page, range=["custom"])
+    page.get_by_role("spinbutton", name=re.compile(r"^year, .*start date")).click()
+    page.keyboard.type("20241115")
+    page.get_by_role("spinbutton", name=re.compile(r"^year, .*end date")).click()
+    page.keyboard.type("20241116")
+    # The date field commits when it loses focus.
+    page.get_by_role("heading", name="站点运行曲线").click()
+    wait_for_query(page, from_=["2024-11-15"], to=["2024-11-16"])
+
+    wait_for_chart(page, "1.1 号泵 · 瞬时流量")
+    expect(page.get_by_text("时间范围：2024-11-15 00:00 至 2024-11-17 00:00（Europe/Helsinki）")).to_be_visible()
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(artifacts_dir / "metrics-hsy-clicked.png"), full_page=True)
+
+    # The URL the clicks produced reopens the same view in a new tab.
+    link = page.url
+    second = page.context.new_page()
+    second.route(lambda url: not is_local(url), lambda route: route.abort())
+    second.goto(link)
+    wait_for_chart(second, "1.1 号泵 · 瞬时流量")
+    expect(second.get_by_text("时间范围：2024-11-15 00:00 至 2024-11-17 00:00（Europe/Helsinki）")).to_be_visible()
+
+
+def test_english_switch_relabels_chart(page, app_url, artifacts_dir):
+    """Choosing English in the sidebar relabels axes and legend and puts lang=en in the URL."""
+    page.goto(f"{app_url}/{HSY_LINK}")
+    wait_for_chart(page, "1.1 号泵 · 瞬时流量")
+
+    page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").click()
+    page.get_by_role("option", name="English").click()
+
+    wait_for_chart(page, "pump 1.1 · flow rate")
+    chart = page.locator(CHART)
+    expect(chart.get_by_text("Time (Europe/Helsinki)")).to_be_visible()
+    wait_for_query(page, lang=["en"])
+    # The relabelled radios and selectbox still show the chosen values.
+    expect(page.get_by_role("radio", name="Custom", exact=True)).to_be_checked()
+    expect(page.get_by_role("radio", name="auto", exact=True)).to_be_checked()
+    expect(page.get_by_role("combobox", name="Station")).to_have_value(
+        "Blominmäki wastewater pumping station (hsy-blominmaki)")
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(artifacts_dir / "metrics-hsy-en.png"), full_page=True)
