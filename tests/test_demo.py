@@ -231,12 +231,16 @@ def test_local_day_buckets(db_url, report_15min):
     by_station = {code: [row for row in rows if row[0] == code] for code in ("test-demo-01", "test-demo-03")}
 
     for code, buckets in by_station.items():
-        # Two UTC days starting at UTC midnight touch three local days east of UTC.
-        assert len(buckets) == 3, code
-        assert sum(row[3] for row in buckets) == 192, code
+        # Two local midnights east of UTC fall inside two UTC days; a bucket is
+        # the whole local day that starts there, so the second one holds only
+        # the readings up to END.
+        assert len(buckets) == 2, code
+        assert buckets[0][3] == 96, code
         for _, zone, bucket, _, _ in buckets:
             local = pd.Timestamp(bucket).tz_convert(zone)
             assert (local.hour, local.minute) == (0, 0), (code, bucket)
+    assert [row[3] for row in by_station["test-demo-01"]] == [96, 32]
+    assert [row[3] for row in by_station["test-demo-03"]] == [96, 24]
     assert by_station["test-demo-01"][1][2].astimezone(timezone.utc).hour == 16
     assert by_station["test-demo-03"][1][2].astimezone(timezone.utc).hour == 18
 
