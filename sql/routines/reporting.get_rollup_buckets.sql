@@ -35,6 +35,7 @@ AS $$
     FROM reporting.read_rollup(p_rollup, p_series_ids, p_from, p_to) AS r
     JOIN public.series AS se ON se.series_id = r.series_id
     JOIN public.metrics AS mt ON mt.metric_id = se.metric_id
+    WHERE reporting.check_series_range(p_series_ids, p_from, p_to)
     ORDER BY r.series_id, r.bucket;
 $$;
 COMMENT ON FUNCTION reporting.get_rollup_buckets(text, integer[], timestamptz, timestamptz) IS

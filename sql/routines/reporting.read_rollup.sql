@@ -34,7 +34,8 @@ BEGIN
         RAISE EXCEPTION 'invalid p_rollup %: expected hourly or daily', quote_nullable(p_rollup)
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    PERFORM reporting.check_series_range(p_series_ids, p_from, p_to);
+    -- No cap on the number of series: refreshes read every changed series.
+    PERFORM reporting.check_series_range(p_series_ids, p_from, p_to, NULL);
     v_margin := reporting.rollup_margin(v_unit);
     SELECT w.watermark INTO v_watermark FROM reporting.rollup_watermarks AS w WHERE w.rollup = p_rollup;
 

@@ -54,17 +54,26 @@ BEGIN
     watermark_before := nullif(watermark_before, '-infinity');
 
     CREATE TEMP TABLE IF NOT EXISTS refresh_claimed (
-        invalidation_id bigint, series_id integer, range_start timestamptz, range_end timestamptz
+        invalidation_id bigint, series_id integer, range_start timestamptz, range_end timestamptz,
+        timezone text, has_remainder boolean
     ) ON COMMIT DROP;
     CREATE TEMP TABLE IF NOT EXISTS refresh_windows (
         series_id integer, window_start timestamptz, window_end timestamptz
     ) ON COMMIT DROP;
     TRUNCATE refresh_claimed, refresh_windows;
 
+    -- Only ranges whose first bucket can be complete by the new watermark
+    -- are claimed; the rest (today's local day, the current hour) wait, so
+    -- live series are not recomputed at every refresh.
     INSERT INTO refresh_claimed
-    SELECT i.invalidation_id, i.series_id, i.range_start, i.range_end
+    SELECT i.invalidation_id, i.series_id, i.range_start, i.range_end, st.timezone,
+           reporting.bucket_end(v_unit, date_trunc(v_unit, i.range_end, st.timezone), st.timezone) > v_new_watermark
     FROM reporting.rollup_invalidations AS i
-    WHERE i.rollup = p_rollup AND i.range_start < v_new_watermark;
+    JOIN public.series AS se ON se.series_id = i.series_id
+    JOIN public.stations AS st ON st.station_id = se.station_id
+    WHERE i.rollup = p_rollup
+      AND i.range_start < v_new_watermark
+      AND reporting.bucket_end(v_unit, date_trunc(v_unit, i.range_start, st.timezone), st.timezone) <= v_new_watermark;
     GET DIAGNOSTICS invalidations = ROW_COUNT;
 
     -- Windows cover every bucket that overlaps a claimed range and ends by
@@ -100,16 +109,18 @@ BEGIN
          SELECT count(*)::integer, coalesce(sum(readings), 0)::bigint FROM written', v_table, v_unit)
     INTO buckets_written, raw_rows;
 
-    -- A claimed range reaching past the new watermark still has buckets
-    -- that are not materialized; it stays pending from just before the
-    -- watermark so the next refresh finds those buckets.
+    -- A claimed range whose last bucket ends after the new watermark still
+    -- has buckets that are not materialized: it stays pending from the
+    -- start of the first of them (the bucket containing the watermark), so
+    -- the next refresh that can complete it finds it. Other claimed ranges
+    -- are done.
     UPDATE reporting.rollup_invalidations AS i
-    SET range_start = greatest(i.range_start, v_new_watermark - v_margin)
+    SET range_start = greatest(i.range_start, date_trunc(v_unit, v_new_watermark, c.timezone))
     FROM refresh_claimed AS c
-    WHERE i.invalidation_id = c.invalidation_id AND c.range_end + v_margin > v_new_watermark;
+    WHERE i.invalidation_id = c.invalidation_id AND c.has_remainder;
     DELETE FROM reporting.rollup_invalidations AS i
     USING refresh_claimed AS c
-    WHERE i.invalidation_id = c.invalidation_id AND c.range_end + v_margin <= v_new_watermark;
+    WHERE i.invalidation_id = c.invalidation_id AND NOT c.has_remainder;
 
     UPDATE reporting.rollup_watermarks AS w
     SET watermark = v_new_watermark, updated_at = now()
