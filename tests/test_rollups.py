@@ -238,3 +238,32 @@ def test_invalid_rollup_name_rejected(autocommit_conn):
 
     assert "weekly" in str(error.value)
     assert "hourly or daily" in str(error.value)
+
+
+def test_hsy_rollups_match_raw_rows(db_url, shared_data, autocommit_conn, tmp_path):
+    from core.ingest import import_files
+    from core.settings import load_settings
+
+    helsinki = ZoneInfo("Europe/Helsinki")
+    import_files(db_url, [shared_data / "hsy-blominmaki-2024-11.xlsx"], "hsy-blominmaki",
+                 settings=load_settings(data_dir=tmp_path))
+    _refresh(autocommit_conn, "hourly")
+    _refresh(autocommit_conn, "daily")
+    series_ids = [row[0] for row in autocommit_conn.execute(
+        "SELECT series_id FROM reporting.v_series WHERE station_code = 'hsy-blominmaki' ORDER BY series_id")]
+
+    assert len(series_ids) == 30
+    for series_id in series_ids:
+        readings = autocommit_conn.execute(
+            "SELECT ts, value FROM public.measurements WHERE series_id = %s ORDER BY ts", [series_id]).fetchall()
+        hours = _expected(readings, lambda ts: ts.replace(minute=0))
+        days = _expected(readings, lambda ts: datetime.combine(
+            ts.astimezone(helsinki).date(), datetime.min.time(), helsinki).astimezone(UTC))
+        stored_hours = autocommit_conn.execute(
+            "SELECT count(*) FROM reporting.mv_measurements_hourly WHERE series_id = %s", [series_id]).fetchone()[0]
+
+        assert len(readings) == 1536, series_id
+        assert len(hours) == 384 and len(days) == 16, series_id
+        assert stored_hours == 384, series_id
+        _assert_buckets_equal(_read(autocommit_conn, "get_metrics_hourly", series_id), hours)
+        _assert_buckets_equal(_read(autocommit_conn, "get_metrics_daily", series_id), days)
