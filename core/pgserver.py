@@ -37,6 +37,27 @@ class ServerError(RuntimeError):
     """The embedded server could not be set up, started or stopped."""
 
 
+class PortInUseError(ServerError):
+    """The embedded server's TCP port is taken by another program."""
+
+    def __init__(self, port: int):
+        self.port = port
+        super().__init__(f"port {port} on 127.0.0.1 is already in use")
+
+
+def port_is_free(port: int) -> bool:
+    """True when nothing listens on 127.0.0.1:`port`."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def _wheel():
     # Importing the wheel warns when XDG_RUNTIME_DIR is unset; the runtime
     # folder it wants is only used by get_server(), which we do not call.
@@ -184,6 +205,8 @@ class EmbeddedServer:
             log.info("pgserver.reuse port=%s", self.running_port())
             return False
 
+        if not port_is_free(self.port):
+            raise PortInUseError(self.port)
         self._prepare_permissions()
         options = [f"-h 127.0.0.1 -p {self.port} -k {self.socket_dir}"]
         merged = {**(self.settings or {}), **PG_STAT_STATEMENTS_SETTINGS}

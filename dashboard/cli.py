@@ -9,9 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from core.i18n import t
+from pydantic import ValidationError
+
+from core.i18n import normalize_language, t
 from core.logs import setup_logging
-from core.pgserver import ServerError, bin_dir, server_from_settings
+from core.pgserver import PortInUseError, ServerError, server_from_settings
 from core.settings import PROJECT_ROOT, Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -58,7 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    settings = load_settings(data_dir=args.data_dir, db_port=args.db_port, web_port=args.web_port, language=args.lang)
+    try:
+        settings = load_settings(data_dir=args.data_dir, db_port=args.db_port, web_port=args.web_port,
+                                 language=args.lang)
+    except ValidationError as error:
+        lang = normalize_language(args.lang or os.environ.get("PUMPDASH_LANGUAGE"))
+        print(describe_settings_error(error, lang), file=sys.stderr)
+        return 2
     setup_logging(settings)
     command = args.command or "run"
     handler = COMMANDS[command]
@@ -73,12 +81,37 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def describe_settings_error(error: ValidationError, lang: str) -> str:
+    """One translated line per invalid setting: its name, the value given and what is allowed."""
+    lines = []
+    for problem in error.errors():
+        name = str(problem["loc"][0]) if problem["loc"] else "?"
+        context = problem.get("ctx") or {}
+        if "ge" in context and "le" in context:
+            rule = t("cli.setting_rule.between", lang, low=context["ge"], high=context["le"])
+        elif "ge" in context:
+            rule = t("cli.setting_rule.at_least", lang, low=context["ge"])
+        elif "le" in context:
+            rule = t("cli.setting_rule.at_most", lang, high=context["le"])
+        elif "expected" in context:
+            rule = t("cli.setting_rule.one_of", lang, choices=context["expected"])
+        elif problem["type"].startswith("int"):
+            rule = t("cli.setting_rule.integer", lang)
+        else:
+            rule = problem["msg"]
+        lines.append(t("cli.error.setting", lang, name=name, env=f"PUMPDASH_{name.upper()}",
+                       value=problem.get("input"), rule=rule))
+    return "\n".join(lines)
+
+
 def describe_error(error: Exception, lang: str) -> str:
     from core.db import DatabaseError
     from dashboard.launcher import LaunchError
 
     if isinstance(error, LaunchError):
         return t(error.key, lang, **error.params)
+    if isinstance(error, PortInUseError):
+        return t("cli.error.db_port_busy", lang, port=error.port)
     if isinstance(error, ServerError):
         return t("cli.error.server", lang, detail=str(error))
     if isinstance(error, DatabaseError):
@@ -113,13 +146,13 @@ def cmd_run(args, settings: Settings) -> int:
     from dashboard.launcher import run_dashboard
 
     say(settings, "cli.starting")
-    code = run_dashboard(
+    code, database_stopped = run_dashboard(
         settings,
         prepare=lambda url: prepare_database(url, settings),
         say=lambda url: say(settings, "cli.running", url=url),
         keep_db=args.keep_db,
     )
-    say(settings, "cli.stopped")
+    say(settings, "cli.stopped" if database_stopped else "cli.stopped_database_kept")
     return code
 
 
@@ -182,9 +215,15 @@ def cmd_demo(args, settings: Settings) -> int:
     from core.migrate import migrate
     from dashboard.launcher import database_url
 
-    stations = args.stations or settings.demo_stations
-    days = args.days or settings.demo_days
-    interval_min = args.interval_min or settings.demo_interval_min
+    stations = settings.demo_stations if args.stations is None else args.stations
+    days = settings.demo_days if args.days is None else args.days
+    interval_min = settings.demo_interval_min if args.interval_min is None else args.interval_min
+    for name, value, low, high in (("--stations", stations, 1, 500), ("--days", days, 1, 3650),
+                                   ("--interval-min", interval_min, 1, 1440)):
+        if not low <= value <= high:
+            print(t("cli.error.demo_argument", settings.language, name=name, value=value, low=low, high=high),
+                  file=sys.stderr)
+            return 2
     with database_url(settings) as url:
         migrate(url)
         say(settings, "cli.demo_loading", stations=stations, days=days, interval_min=interval_min)
@@ -206,9 +245,14 @@ def refresh_rollups(url: str, rollups: list[str], *, rebuild: bool = False) -> l
 
 
 def say_refreshed(settings: Settings, report: dict) -> None:
-    say(settings, "cli.refreshed", rollup=report["rollup"], status=report["status"],
-        watermark=report["watermark_after"], buckets=report["buckets_written"],
-        invalidations=report["invalidations"], ms=f"{report['duration_ms']:.1f}")
+    lang = settings.language
+    watermark = report["watermark_after"]
+    say(settings, "cli.refreshed",
+        rollup=t(f"cli.rollup_name.{report['rollup']}", lang),
+        status=t(f"cli.refresh_status.{report['status']}", lang),
+        watermark=f"{watermark:%Y-%m-%d %H:%M} UTC" if watermark else "-",
+        buckets=report["buckets_written"], invalidations=report["invalidations"],
+        ms=f"{report['duration_ms']:.1f}")
 
 
 def cmd_refresh(args, settings: Settings) -> int:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ from contextlib import contextmanager
 from typing import Callable, Iterator
 
 from core.logs import fields
-from core.pgserver import EmbeddedServer, server_from_settings
+from core.pgserver import EmbeddedServer, port_is_free, server_from_settings
 from core.settings import PROJECT_ROOT, Settings
 
 log = logging.getLogger(__name__)
@@ -37,16 +36,6 @@ class LaunchError(RuntimeError):
         self.key = key
         self.params = params
         super().__init__(f"{key} {params}")
-
-
-def port_is_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 @contextmanager
@@ -107,16 +96,22 @@ def stop_process_group(process: subprocess.Popen) -> None:
 
 
 def run_dashboard(settings: Settings, *, prepare: Callable[[str], None], say: Callable[[str], None],
-                  keep_db: bool = False) -> int:
-    """Start the database and Streamlit, block until a signal or Streamlit exits; return the exit code."""
+                  keep_db: bool = False) -> tuple[int, bool]:
+    """Start the database and Streamlit, block until a signal or Streamlit exits.
+
+    Return the exit code and whether the embedded server was stopped.
+    """
     if not port_is_free(settings.web_port):
         raise LaunchError("cli.error.web_port_busy", port=settings.web_port)
 
+    # A server that was already running (another dashboard, `db start`)
+    # belongs to whoever started it and is left running on exit.
     server: EmbeddedServer | None = None
     if settings.uses_embedded_server:
-        server = server_from_settings(settings)
-        server.start()
-        url = server.url()
+        candidate = server_from_settings(settings)
+        if candidate.start():
+            server = candidate
+        url = candidate.url()
     else:
         url = settings.database_url.get_secret_value()
 
@@ -138,7 +133,7 @@ def run_dashboard(settings: Settings, *, prepare: Callable[[str], None], say: Ca
 
         while stopping["signal"] is None and process.poll() is None:
             time.sleep(0.2)
-        return 0 if stopping["signal"] is not None else (process.returncode or 0)
+        return (0 if stopping["signal"] is not None else (process.returncode or 0)), server is not None and not keep_db
     finally:
         if process is not None:
             stop_process_group(process)

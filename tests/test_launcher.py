@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -102,3 +103,93 @@ def test_run_serves_dashboard_and_stops_on_sigterm(launcher_env):
     assert _cli(env, "db", "status").returncode == 3
     assert _processes_using(data_dir) == []
     assert [child.pid for child in children if child.is_running() and child.status() != psutil.STATUS_ZOMBIE] == []
+
+
+def test_refresh_command_reports_each_rollup(db_url, tmp_path):
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PUMPDASH_")}
+    env.update({"DATABASE_URL": db_url, "PUMPDASH_DATA_DIR": str(tmp_path), "PUMPDASH_LANGUAGE": "zh-CN"})
+
+    both = _cli(env, "refresh")
+    hourly_en = _cli(env, "--lang", "en", "refresh", "hourly")
+    wrong = _cli(env, "refresh", "weekly")
+
+    assert both.returncode == 0, both.stderr
+    assert both.stdout.count("汇总") == 2
+    assert "小时" in both.stdout.splitlines()[0]
+    assert hourly_en.returncode == 0, hourly_en.stderr
+    assert len(hourly_en.stdout.splitlines()) == 1
+    assert "hourly" in hourly_en.stdout.lower()
+    assert wrong.returncode == 2
+    assert "weekly" in wrong.stderr
+
+
+def test_invalid_setting_named_without_traceback(launcher_env):
+    env, _ = launcher_env
+    env = {**env, "PUMPDASH_WEB_PORT": "80"}
+
+    result = _cli(env, "db", "status")
+
+    assert result.returncode == 2
+    assert "web_port" in result.stderr
+    assert "80" in result.stderr
+    assert "1024" in result.stderr
+    assert "PUMPDASH_WEB_PORT" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_demo_zero_stations_rejected(launcher_env):
+    env, _ = launcher_env
+
+    result = _cli(env, "demo", "--stations", "0")
+
+    assert result.returncode == 2
+    assert "--stations" in result.stderr
+    assert "0" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_busy_db_port_named(launcher_env):
+    env, _ = launcher_env
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as blocker:
+        blocker.bind(("127.0.0.1", int(env["PUMPDASH_DB_PORT"])))
+        blocker.listen()
+
+        result = _cli(env, "db", "start")
+
+    assert result.returncode == 1
+    assert env["PUMPDASH_DB_PORT"] in result.stderr
+    assert "PUMPDASH_DB_PORT" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_import_file_without_traceback(launcher_env, tmp_path):
+    env, _ = launcher_env
+
+    result = _cli(env, "import", str(tmp_path / "missing.csv"), "--profile", "batadal-ctown")
+
+    assert result.returncode == 1
+    assert "missing.csv" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_run_leaves_running_database_alone(launcher_env):
+    env, data_dir = launcher_env
+    assert _cli(env, "db", "start").returncode == 0
+    process = subprocess.Popen([sys.executable, "-m", "dashboard", "run"], cwd=PROJECT_ROOT, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output = []
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None:
+            line = process.stdout.readline()
+            output.append(line)
+            if f"127.0.0.1:{env['PUMPDASH_WEB_PORT']}" in line and "http" in line:
+                break
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+        output.append(process.stdout.read())
+
+    assert process.returncode == 0, "".join(output)
+    assert "db stop" in "".join(output)
+    assert _cli(env, "db", "status").returncode == 0
