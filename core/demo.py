@@ -317,6 +317,13 @@ def database_has_stations(url: str) -> bool:
             return False
 
 
+def count_demo_stations(url: str, station_prefix: str = "demo") -> int:
+    """Number of stations the demo generator created with `station_prefix` (codes such as demo-01)."""
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT count(*) FROM public.stations WHERE code LIKE %s",
+                            [f"{station_prefix}-%"]).fetchone()[0]
+
+
 # -- arguments and time window ---------------------------------------------------
 
 

@@ -127,8 +127,8 @@ def say(settings: Settings, key: str, **params) -> None:
 
 
 def prepare_database(url: str, settings: Settings) -> None:
-    """Apply migrations, then load demo data when the database has no station yet."""
-    from core.demo import database_has_stations, generate_demo
+    """Apply migrations, load demo data into an empty database or bring existing demo stations up to now."""
+    from core.demo import count_demo_stations, database_has_stations, generate_demo
     from core.migrate import migrate
 
     report = migrate(url)
@@ -139,6 +139,12 @@ def prepare_database(url: str, settings: Settings) -> None:
         demo = generate_demo(url, stations=settings.demo_stations, days=settings.demo_days,
                              interval_min=settings.demo_interval_min)
         say(settings, "cli.demo_loaded", stations=demo.stations, rows=demo.rows, seconds=f"{demo.seconds:.1f}")
+    elif demo_stations := count_demo_stations(url):
+        # Demo stations would otherwise show "no data" from the second start
+        # on; the generator adds only the missing readings up to now.
+        demo = generate_demo(url, stations=demo_stations, days=settings.demo_days,
+                             interval_min=settings.demo_interval_min)
+        say(settings, "cli.demo_topped_up", stations=demo_stations, rows=demo.rows)
     # The sidecar refreshes on a schedule; refreshing here makes the first
     # charts read rollups instead of aggregating all history from raw rows.
     for report in refresh_rollups(url, ["hourly", "daily"]):

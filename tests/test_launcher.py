@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import psutil
+import psycopg
 import pytest
 
 from core.settings import PROJECT_ROOT
@@ -193,3 +194,25 @@ def test_run_leaves_running_database_alone(launcher_env):
     assert process.returncode == 0, "".join(output)
     assert "db stop" in "".join(output)
     assert _cli(env, "db", "status").returncode == 0
+
+
+def test_second_start_tops_up_demo(launcher_env):
+    env, _ = launcher_env
+    from core.demo import count_demo_stations
+    from core.settings import load_settings
+
+    first = _cli(env, "demo", "--stations", "1", "--days", "2")
+    assert first.returncode == 0, first.stderr
+    assert _cli(env, "db", "start").returncode == 0
+    url = _cli(env, "db", "url").stdout.strip()
+    with psycopg.connect(url) as conn:
+        conn.execute("DELETE FROM public.measurements WHERE ts > now() - interval '3 hours'")
+        conn.commit()
+
+    from dashboard.cli import prepare_database
+    prepare_database(url, load_settings(data_dir=Path(env["PUMPDASH_DATA_DIR"]), language="zh-CN"))
+    with psycopg.connect(url) as conn:
+        newest_age_min = conn.execute("SELECT extract(epoch FROM now() - max(ts)) / 60 FROM public.measurements").fetchone()[0]
+
+    assert count_demo_stations(url) == 1
+    assert newest_age_min < 30
