@@ -36,7 +36,7 @@ def _as_utc(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
 
 def list_series(db: Database) -> pd.DataFrame:
     """Return every series with station, device and metric names, unit and decimals (reporting.v_series)."""
-    frame = db.view("reporting.v_series", order_by=("station_code", "device_code", "metric_code"))
+    frame = db.view("reporting.v_series", order_by=("station_code", "device_order", "metric_id"))
     frame["decimals"] = frame["decimals"].astype("int64")
     return frame
 
@@ -86,3 +86,12 @@ def get_station_overview(db: Database, at: datetime | None = None) -> pd.DataFra
     params = {} if at is None else {"p_at": at}
     frame = db.frame("reporting.get_station_overview", **params)
     return _as_utc(frame, ("last_sample_at",))
+
+
+def get_rollup_status(db: Database) -> pd.DataFrame:
+    """Return one row per rollup (hourly, daily): watermark, pending invalidations, last refresh (reporting.get_rollup_status).
+
+    The watermark is NaT before the rollup's first refresh.
+    """
+    frame = db.frame("reporting.get_rollup_status")
+    return _as_utc(frame, ("watermark", "oldest_pending", "last_refresh_at"))

@@ -3,7 +3,8 @@
 The functions take a metrics frame (one row per series and bucket, `bucket`
 in UTC) and the selected rows of reporting.v_series, and call no Streamlit
 element, so the page only renders what they return. Times are shown as
-wall-clock times of the station's zone.
+wall-clock times of one zone, `tz`: the station's, or the first picked
+station's when the series come from several stations.
 """
 
 from __future__ import annotations
@@ -42,17 +43,30 @@ HOVER_TIME_FORMAT = "%Y-%m-%d %H:%M"
 # -- data shaping -----------------------------------------------------------
 
 def series_labels(selected: pd.DataFrame, lang: str) -> dict[int, str]:
-    """Return "device · metric" per series_id, with the device code added where names collide."""
-    labels = {
-        int(row.series_id): f"{ui.localized(row._asdict(), 'device_name', lang)} · "
-                            f"{ui.localized(row._asdict(), 'metric_name', lang)}"
-        for row in selected.itertuples(index=False)
-    }
+    """Return "device · metric" per series_id, or "station · device · metric" when series of several stations are shown.
+
+    The device code is added where labels still collide.
+    """
+    with_station = selected["station_code"].nunique() > 1
+    labels = {}
+    for row in selected.itertuples(index=False):
+        names = row._asdict()
+        parts = [ui.localized(names, "device_name", lang), ui.localized(names, "metric_name", lang)]
+        if with_station:
+            parts.insert(0, ui.localized(names, "station_name", lang))
+        labels[int(row.series_id)] = " · ".join(parts)
+
     counts = pd.Series(list(labels.values())).value_counts()
     for row in selected.itertuples(index=False):
         if counts[labels[int(row.series_id)]] > 1:
             labels[int(row.series_id)] += f" [{row.device_code}]"
     return labels
+
+
+def time_axis_title(tz: str, zones_differ: bool, lang: str) -> str:
+    """Return the time axis title naming zone `tz`, with a note when the stations' zones differ."""
+    title = t("metrics.time_axis", lang, timezone=tz)
+    return t("metrics.zones_differ_suffix", lang, title=title) if zones_differ else title
 
 
 def expected_step_s(granularity: str, series_row: pd.Series, buckets: pd.Series) -> float | None:
@@ -98,7 +112,7 @@ def _as_list(values: pd.Series) -> list:
 
 
 def _local_strings(buckets: pd.Series, tz: str) -> list[str]:
-    # Wall-clock strings in the station's zone: plotly shows a date string
+    # Wall-clock strings in zone `tz`: plotly shows a date string
     # as written, so no browser zone can shift the axis.
     return ui.to_local(buckets, tz).dt.strftime("%Y-%m-%d %H:%M:%S").tolist()
 
@@ -185,8 +199,13 @@ def add_series_traces(figure: go.Figure, points: pd.DataFrame, series_row: pd.Se
         ))
 
 
-def build_figure(data: pd.DataFrame, selected: pd.DataFrame, granularity: str, tz: str, lang: str) -> go.Figure:
-    """Build the chart: one line per series, min/max bands for bucketed data, one y axis per unit."""
+def build_figure(data: pd.DataFrame, selected: pd.DataFrame, granularity: str, tz: str, lang: str,
+                 zones_differ: bool = False) -> go.Figure:
+    """Build the chart: one line per series, min/max bands for bucketed data, one y axis per unit.
+
+    `zones_differ` is True when some series belong to stations outside zone
+    `tz`, and the time axis title then mentions it.
+    """
     figure = go.Figure()
     labels = series_labels(selected, lang)
     axes = unit_axes(selected, lang)
@@ -214,7 +233,7 @@ def build_figure(data: pd.DataFrame, selected: pd.DataFrame, granularity: str, t
         margin={"l": 60, "r": 60, "t": 40, "b": 50},
         xaxis={
             "type": "date",
-            "title": {"text": t("metrics.time_axis", lang, timezone=tz)},
+            "title": {"text": time_axis_title(tz, zones_differ, lang)},
             "tickformatstops": TICK_FORMAT_STOPS,
             "hoverformat": HOVER_TIME_FORMAT,
         },

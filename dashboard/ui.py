@@ -250,23 +250,22 @@ def query_values(key: str) -> list[str]:
 
 
 def sync_query_params(values: dict[str, str | Iterable[str] | None]) -> None:
-    """Write `values` into the URL so a copied link reopens the same view. None or [] removes a parameter."""
-    changed: dict[str, str | list[str]] = {}
+    """Write `values` into the URL so a copied link reopens the same view. None or [] removes a parameter.
+
+    The whole query string is sent on every run, not only what changed: when
+    a rerun is interrupted, Streamlit's server-side copy of the parameters
+    can already hold a value the browser never received, and a "changed
+    only" comparison would then never send it.
+    """
+    desired = {key: st.query_params.get_all(key) for key in st.query_params}
     for key, value in values.items():
         new_value = value if value is None or isinstance(value, str) else [str(item) for item in value]
         if new_value in (None, [], ""):
-            if key in st.query_params:
-                del st.query_params[key]
-            continue
+            desired.pop(key, None)
+        else:
+            desired[key] = new_value
 
-        current = st.query_params.get_all(key)
-        current_value = current[0] if isinstance(new_value, str) and len(current) == 1 else current
-        if current_value != new_value:
-            changed[key] = new_value
-
-    # One update sends one URL change to the browser.
-    if changed:
-        st.query_params.update(changed)
+    st.query_params.from_dict(desired)
 
 
 # -- time -------------------------------------------------------------------

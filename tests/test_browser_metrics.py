@@ -7,6 +7,7 @@ recorded, and each test asserts that there was none.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import signal
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -24,7 +26,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 from core.ingest import import_files
 from core.migrate import migrate
 from core.settings import PROJECT_ROOT, load_settings
-from tests.conftest import free_port
+from tests.conftest import ARTIFACTS_DIR, free_port
 
 pytestmark = pytest.mark.browser
 
@@ -44,6 +46,8 @@ BROWSER_DATABASE = "pumpdash_browser"
 HSY_FILE = "hsy-blominmaki-2024-11.xlsx"
 HSY_STATION = "hsy-blominmaki"
 HSY_LINK = "metrics?station=hsy-blominmaki&devices=P1.1&metrics=flow_rate&range=custom&from=2024-11-15&to=2024-11-16"
+# A Shanghai station beside the Helsinki one, for two stations on one chart.
+SECOND_STATION = "uibrowser-second"
 CHART = '[data-testid="stPlotlyChart"]'
 # Plotly draws into several stacked svg layers; the chart is ready when one exists.
 CHART_SVG = f"{CHART} .main-svg"
@@ -77,7 +81,31 @@ def hsy_station(browser_db_url, shared_data, tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="module")
-def app_url(browser_db_url, hsy_station, artifacts_dir, tmp_path_factory) -> str:
+def second_station(browser_db_url) -> str:
+    """A Shanghai station with pump P1 flow every 15 minutes on 15-16 Nov 2024, and a refreshed hourly rollup.
+
+    It sorts after the HSY station, so pages that open the first station still show HSY.
+    """
+    start = datetime(2024, 11, 15, tzinfo=timezone(timedelta(hours=8)))
+    with psycopg.connect(browser_db_url) as conn:
+        conn.execute("SELECT public.ensure_station(%s, '第二测试站', 'Second test station', 'Asia/Shanghai')",
+                     [SECOND_STATION])
+        conn.execute("SELECT public.ensure_device(%s, 'P1', 'pump', '1 号泵', 'Pump 1')", [SECOND_STATION])
+        series_id = conn.execute("SELECT public.ensure_series(%s, 'P1', 'flow_rate', 900)", [SECOND_STATION]).fetchone()[0]
+        conn.execute("SELECT public.ensure_measurement_partitions('2024-11-01', '2024-12-01')")
+        with conn.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO public.measurements (series_id, ts, value, quality, source_id) VALUES (%s, %s, %s, 0, 2)"
+                " ON CONFLICT DO NOTHING",
+                [(series_id, start + timedelta(minutes=15 * step), 300.0 + 120.0 * math.sin(step * math.pi / 48))
+                 for step in range(2 * 96)],
+            )
+        conn.execute("SELECT * FROM reporting.refresh_hourly()")
+    return SECOND_STATION
+
+
+@pytest.fixture(scope="module")
+def app_url(browser_db_url, hsy_station, second_station, artifacts_dir, tmp_path_factory) -> str:
     """Base URL of `streamlit run dashboard/app.py` on a free loopback port, stopped after the module."""
     port = free_port()
     env = {**os.environ, "DATABASE_URL": browser_db_url,
@@ -172,6 +200,7 @@ def wait_for_query(page: Page, **expected: list[str]) -> None:
         if all(query.get(key) == values for key, values in expected_query.items()):
             return
         if time.monotonic() > deadline:
+            page.screenshot(path=str(ARTIFACTS_DIR / "failed-wait-for-query.png"), full_page=True)
             pytest.fail(f"URL query {query} did not match {expected_query} within {UI_TIMEOUT_MS} ms")
         page.wait_for_timeout(200)
 
@@ -205,9 +234,14 @@ def test_hsy_view_built_by_clicking(page, app_url, artifacts_dir):
     page.get_by_role("link", name="站点曲线").click()
     wait_for_chart(page)
 
-    page.get_by_test_id("stSelectbox").filter(has_text="泵站").click()
+    # Replace whatever station is chosen by the HSY station.
+    stations = page.get_by_test_id("stMultiSelect").filter(has_text="泵站")
+    stations.get_by_role("combobox").click()
+    page.keyboard.press("Backspace")
+    expect(page.get_by_text("请至少选择一座泵站。")).to_be_visible(timeout=UI_TIMEOUT_MS)
     page.get_by_role("option", name="布洛明迈基污水泵站 (hsy-blominmaki)").click()
-    wait_for_query(page, station=["hsy-blominmaki"])
+    page.keyboard.press("Escape")
+    wait_for_query(page, stations=["hsy-blominmaki"])
 
     # Replace whatever device is chosen by pump 1.1.
     devices = page.get_by_test_id("stMultiSelect").filter(has_text="设备")
@@ -256,7 +290,40 @@ def test_english_switch_relabels_chart(page, app_url, artifacts_dir):
     # The relabelled radios and selectbox still show the chosen values.
     expect(page.get_by_role("radio", name="Custom", exact=True)).to_be_checked()
     expect(page.get_by_role("radio", name="auto", exact=True)).to_be_checked()
-    expect(page.get_by_role("combobox", name="Station")).to_have_value(
+    expect(page.get_by_test_id("stMultiSelect").filter(has_text="Stations")).to_contain_text(
         "Blominmäki wastewater pumping station (hsy-blominmaki)")
     page.wait_for_timeout(1000)
     page.screenshot(path=str(artifacts_dir / "metrics-hsy-en.png"), full_page=True)
+
+
+
+def test_second_station_on_one_chart(page, app_url, artifacts_dir):
+    """Adding a Shanghai station to the Helsinki one: both pumps on one chart, named with their stations.
+
+    Times stay in the first station's zone, and the page notes that the zones
+    differ. The freshness note names the hourly watermark.
+    """
+    page.goto(f"{app_url}/{HSY_LINK}&granularity=hourly")
+    wait_for_chart(page, "1.1 号泵 · 瞬时流量")
+
+    stations = page.get_by_test_id("stMultiSelect").filter(has_text="泵站")
+    stations.get_by_role("combobox").click()
+    page.get_by_role("option", name=f"第二测试站 ({SECOND_STATION})").click()
+    page.keyboard.press("Escape")
+    wait_for_query(page, stations=[HSY_STATION, SECOND_STATION],
+                   devices=[f"{HSY_STATION}:P1.1", f"{SECOND_STATION}:P1"])
+
+    wait_for_chart(page, "第二测试站 · 1 号泵 · 瞬时流量")
+    wait_for_chart(page, "布洛明迈基污水泵站 · 1.1 号泵 · 瞬时流量")
+    expect(page.locator(CHART).get_by_text("时间 (Europe/Helsinki)；所选泵站时区不同")).to_be_visible()
+    expect(page.get_by_text("所选泵站时区不同：时间均按第一座所选泵站（布洛明迈基污水泵站）的时区 Europe/Helsinki 显示",
+                            exact=False)).to_be_visible()
+    expect(page.get_by_text("小时汇总已更新至", exact=False)).to_be_visible()
+    # Device chips name their station once two stations are picked.
+    devices = page.get_by_test_id("stMultiSelect").filter(has_text="设备")
+    expect(devices).to_contain_text("布洛明迈基污水泵站 · 1.1 号泵")
+    expect(devices).to_contain_text("第二测试站 · 1 号泵")
+
+    page.get_by_role("heading", name="站点运行曲线").click()  # no focused picker in the screenshot
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(artifacts_dir / "metrics-two-stations.png"), full_page=True)

@@ -20,12 +20,22 @@ SELECT
     mt.decimals,
     mt.valid_min,
     mt.valid_max,
-    se.sample_interval_s
+    se.sample_interval_s,
+    -- Pickers list station-wide points first, then wells and tanks, pumps,
+    -- valves, meters and sensors; within a kind, codes compare their first
+    -- number numerically (pump 2 before pump 10).
+    dense_rank() OVER (
+        PARTITION BY st.station_id
+        ORDER BY array_position(ARRAY['station', 'tank', 'pump', 'valve', 'meter', 'sensor'], d.kind),
+                 substring(d.code FROM '^[^0-9]*'),
+                 nullif(substring(d.code FROM '[0-9]+'), '')::numeric NULLS FIRST,
+                 d.code
+    )::integer AS device_order
 FROM public.series AS se
 JOIN public.devices AS d USING (device_id)
 JOIN public.stations AS st ON st.station_id = se.station_id
 JOIN public.metrics AS mt USING (metric_id);
 
 COMMENT ON VIEW reporting.v_series IS
-    'Every series with its station (and time zone), device and metric names, unit, decimals and valid range: the pickers'' catalogue.';
+    'Every series with its station (and time zone), device and metric names, unit, decimals and valid range, and device_order for listing devices: the pickers'' catalogue.';
 GRANT SELECT ON reporting.v_series TO pumpdash_read;
