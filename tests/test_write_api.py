@@ -1,0 +1,213 @@
+"""api.* write functions: corrections with versions, deletes with previews, undo, audit, roles."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta, timezone
+
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+UTC = timezone.utc
+START = datetime(2024, 5, 1, tzinfo=UTC)
+CORRECT = dict(p_quality=0, p_reason_code="sensor_fault", p_comment="传感器漂移，按人工读数修正", p_changed_by="operator1")
+
+
+@pytest.fixture(scope="module")
+def admin(db_url):
+    with psycopg.connect(db_url, autocommit=True) as connection:
+        yield connection
+
+
+@pytest.fixture(scope="module")
+def series_id(admin) -> int:
+    admin.execute("SELECT public.ensure_station('api-test', '接口测试站', 'API test', 'Asia/Shanghai')")
+    admin.execute("SELECT public.ensure_device('api-test', 'P1', 'pump', '1号泵', 'Pump 1')")
+    sid = admin.execute("SELECT public.ensure_series('api-test', 'P1', 'flow_rate', 900)").fetchone()[0]
+    admin.execute("SELECT public.ensure_measurement_partitions(%s, %s)", [START, START + timedelta(days=1)])
+    with admin.cursor() as cursor:
+        cursor.executemany(
+            "INSERT INTO public.measurements (series_id, ts, value, source_id) VALUES (%s, %s, %s, 2)",
+            [(sid, START + timedelta(minutes=15 * i), 100.0 + i) for i in range(96)])
+    return sid
+
+
+def _correct(conn, series_id, ts, value, version, **overrides):
+    params = {**CORRECT, **overrides}
+    return conn.execute(
+        "SELECT * FROM api.update_measurement_value(%(sid)s, %(ts)s, %(value)s, %(p_quality)s::smallint, "
+        "%(p_reason_code)s, %(p_comment)s, %(version)s, %(p_changed_by)s)",
+        {"sid": series_id, "ts": ts, "value": value, "version": version, **params}).fetchone()
+
+
+def _reading(conn, series_id, ts):
+    return conn.execute(
+        "SELECT value, original_value, quality, substituted, version, updated_by FROM public.measurements "
+        "WHERE series_id = %s AND ts = %s", [series_id, ts]).fetchone()
+
+
+def test_correction_keeps_original_and_audits(admin, series_id):
+    ts = START + timedelta(minutes=15)
+
+    result = _correct(admin, series_id, ts, 150.5, 1)
+    history = admin.execute(
+        "SELECT action, old_value, new_value, old_quality, new_quality, reason_code, comment, changed_by "
+        "FROM api.get_measurement_history(%s, %s)", [series_id, ts]).fetchall()
+
+    assert result == (series_id, ts, 150.5, 0, 2)
+    assert _reading(admin, series_id, ts) == (150.5, 101.0, 0, True, 2, "operator1")
+    assert history == [("update", 101.0, 150.5, 0, 0, "sensor_fault", "传感器漂移，按人工读数修正", "operator1")]
+
+
+def test_second_concurrent_correction_conflicts(admin, db_url, series_id):
+    ts = START + timedelta(minutes=30)
+    with psycopg.connect(db_url) as first, psycopg.connect(db_url) as second:
+        _correct(first, series_id, ts, 111.0, 1, p_changed_by="alice")
+        first.commit()
+        with pytest.raises(psycopg.errors.SerializationFailure) as error:
+            _correct(second, series_id, ts, 222.0, 1, p_changed_by="bob")
+
+    history = admin.execute("SELECT changed_by, new_value FROM api.get_measurement_history(%s, %s)",
+                            [series_id, ts]).fetchall()
+    assert "version 1 expected, 2 found" in str(error.value)
+    assert _reading(admin, series_id, ts)[0] == 111.0
+    assert history == [("alice", 111.0)]
+
+
+def test_correction_shows_in_next_reporting_call(admin, series_id):
+    ts = START + timedelta(hours=5)
+    hour_before = admin.execute("SELECT value FROM reporting.get_metrics_hourly(%s, %s, %s)",
+                                [[series_id], ts, ts + timedelta(hours=1)]).fetchone()[0]
+
+    _correct(admin, series_id, ts, 1000.0, 1)
+    hour_after = admin.execute("SELECT value FROM reporting.get_metrics_hourly(%s, %s, %s)",
+                               [[series_id], ts, ts + timedelta(hours=1)]).fetchone()[0]
+    day_after = admin.execute("SELECT value_max FROM reporting.get_metrics_daily(%s, %s, %s)",
+                              [[series_id], START - timedelta(hours=8), START + timedelta(hours=16)]).fetchone()[0]
+
+    assert hour_before == pytest.approx((120 + 121 + 122 + 123) / 4)
+    assert hour_after == pytest.approx((1000 + 121 + 122 + 123) / 4)
+    assert day_after == 1000.0
+
+
+@pytest.mark.parametrize("value, overrides, field", [
+    (float("nan"), {}, "value"),
+    (float("inf"), {}, "value"),
+    (float("-inf"), {}, "value"),
+    (200_000.0, {}, "value"),
+    (None, {}, "value"),
+    (10.0, {"p_quality": 7}, "quality"),
+    (10.0, {"p_reason_code": "x'); DROP TABLE public.measurements; --"}, "reason_code"),
+    (10.0, {"p_reason_code": None}, "reason_code"),
+    (10.0, {"p_comment": "   "}, "comment"),
+    (10.0, {"p_comment": "长" * 10_000}, "comment"),
+    (10.0, {"p_changed_by": ""}, "changed_by"),
+])
+def test_invalid_correction_names_field(admin, series_id, value, overrides, field):
+    ts = START + timedelta(hours=10)
+    before = _reading(admin, series_id, ts)
+
+    with pytest.raises(psycopg.errors.InvalidParameterValue) as error:
+        _correct(admin, series_id, ts, value, 1, **overrides)
+
+    assert error.value.diag.column_name == field
+    assert str(error.value).startswith(f"invalid {field}:")
+    assert _reading(admin, series_id, ts) == before
+
+
+def test_delete_and_restore(admin, series_id):
+    ts = START + timedelta(hours=12)
+
+    audit_id = admin.execute("SELECT api.delete_measurement(%s, %s, 1, 'comm_loss', '通信中断期间的假值', 'operator1')",
+                             [series_id, ts]).fetchone()[0]
+    gone = _reading(admin, series_id, ts)
+    restored = admin.execute("SELECT * FROM api.restore_measurement(%s, '误删，恢复', 'operator2')", [audit_id]).fetchone()
+    actions = [row[0] for row in admin.execute("SELECT action FROM api.get_measurement_history(%s, %s)", [series_id, ts])]
+
+    assert gone is None
+    assert restored == (series_id, ts, 148.0, 0, 2)
+    assert _reading(admin, series_id, ts)[:2] == (148.0, None)
+    assert actions == ["delete", "restore"]
+
+
+@pytest.mark.parametrize("reason, comment, field", [(None, "原因", "reason_code"), ("other", "", "comment")])
+def test_delete_without_reason_rejected(admin, series_id, reason, comment, field):
+    ts = START + timedelta(hours=13)
+
+    with pytest.raises(psycopg.errors.InvalidParameterValue) as error:
+        admin.execute("SELECT api.delete_measurement(%s, %s, 1, %s, %s, 'operator1')", [series_id, ts, reason, comment])
+
+    assert error.value.diag.column_name == field
+    assert _reading(admin, series_id, ts) is not None
+
+
+def test_delete_by_filter_needs_previewed_count(admin, series_id):
+    window = (START + timedelta(hours=20), START + timedelta(hours=21))
+
+    preview = admin.execute("SELECT api.delete_measurements_by_filter(%s, %s, %s)", [[series_id], *window]).fetchone()[0]
+    with pytest.raises(psycopg.errors.SerializationFailure):
+        admin.execute("SELECT api.delete_measurements_by_filter(%s, %s, %s, NULL, false, 3, 'other', '试验', 'op')",
+                      [[series_id], *window])
+    deleted = admin.execute("SELECT api.delete_measurements_by_filter(%s, %s, %s, NULL, false, %s, 'other', '试验', 'op')",
+                            [[series_id], *window, preview]).fetchone()[0]
+    audited = admin.execute("SELECT count(*) FROM public.measurement_audit WHERE series_id = %s AND action = 'delete' "
+                            "AND ts >= %s AND ts < %s", [series_id, *window]).fetchone()[0]
+
+    assert preview == 4
+    assert deleted == 4
+    assert audited == 4
+    assert admin.execute("SELECT api.delete_measurements_by_filter(%s, %s, %s)", [[series_id], *window]).fetchone()[0] == 0
+
+
+def test_get_measurements_keyset_pages(admin, series_id):
+    window = (START, START + timedelta(hours=2))
+
+    first = admin.execute("SELECT series_id, ts, value, version FROM api.get_measurements(%s, %s, %s, p_limit => 5)",
+                          [[series_id], *window]).fetchall()
+    second = admin.execute(
+        "SELECT series_id, ts FROM api.get_measurements(%s, %s, %s, p_after_series_id => %s, p_after_ts => %s, p_limit => 5)",
+        [[series_id], *window, first[-1][0], first[-1][1]]).fetchall()
+
+    assert [row[1] for row in first] == [START + timedelta(minutes=15 * i) for i in range(5)]
+    assert [row[1] for row in second] == [START + timedelta(minutes=15 * i) for i in range(5, 8)]
+
+
+@pytest.fixture(scope="module")
+def role_urls(admin, db_url):
+    password = secrets.token_urlsafe(16)
+    urls = {}
+    for login, group in (("api_test_reader", "pumpdash_read"), ("api_test_writer", "pumpdash_write")):
+        admin.execute(f"DROP ROLE IF EXISTS {login}")
+        admin.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} IN ROLE {}").format(
+            sql.Identifier(login), sql.Literal(password), sql.Identifier(group)))
+        urls[group] = make_conninfo(db_url, user=login, password=password)
+    return urls
+
+
+def test_read_role_cannot_write(role_urls, series_id):
+    statements = [
+        "INSERT INTO public.measurements (series_id, ts, value, source_id) VALUES (%s, now(), 1, 4)" % series_id,
+        "UPDATE public.measurements SET value = 1",
+        "DELETE FROM public.measurements",
+        "UPDATE public.stations SET name_en = 'x'",
+        "SELECT * FROM api.update_measurement_value(%s, now(), 1, 0::smallint, 'other', 'x', 1, 'x')" % series_id,
+        "SELECT api.delete_measurements_by_filter(ARRAY[%s], now() - interval '1 day', now())" % series_id,
+    ]
+    with psycopg.connect(role_urls["pumpdash_read"], autocommit=True) as reader:
+        for statement in statements:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                reader.execute(statement)
+
+
+def test_write_role_only_through_api(role_urls, series_id):
+    ts = START + timedelta(hours=15)
+    with psycopg.connect(role_urls["pumpdash_write"], autocommit=True) as writer:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            writer.execute("SELECT count(*) FROM public.measurements")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            writer.execute("UPDATE public.measurements SET value = 1")
+        result = _correct(writer, series_id, ts, 99.5, 1, p_changed_by="writer")
+
+    assert result[2:] == (99.5, 0, 2)
