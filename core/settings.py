@@ -53,6 +53,13 @@ class Settings(BaseSettings):
     demo_stations: int = Field(3, ge=1, le=500, description="Stations the demo generator creates.")
     demo_days: int = Field(60, ge=1, le=3650, description="Days of demo history up to now.")
     demo_interval_min: int = Field(15, ge=1, le=1440, description="Minutes between demo samples.")
+    auth_max_failed_logins: int = Field(
+        5, ge=1, le=100, description="Wrong passwords within auth_failure_window_min that lock an account."
+    )
+    auth_failure_window_min: int = Field(
+        15, ge=1, le=1440, description="Minutes over which wrong passwords are counted towards a lockout."
+    )
+    auth_lockout_min: int = Field(15, ge=1, le=1440, description="Minutes an account stays locked.")
     language: Literal["zh-CN", "en"] = Field("zh-CN", description="Language of CLI output and the dashboard's default.")
     log_format: Literal["json", "text"] = Field("text", description="Log line format.")
     log_routing: Literal["by_run", "by_module"] = Field("by_module", description="One log file per run or per module.")

@@ -1,13 +1,15 @@
-"""Command-line interface: `python -m dashboard [run | db | migrate | import | demo | docs]`."""
+"""Command-line interface: `python -m dashboard [run | db | migrate | import | demo | refresh | bench | docs | user]`."""
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import logging
 import os
 import subprocess
 import sys
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
@@ -55,7 +57,31 @@ def build_parser() -> argparse.ArgumentParser:
 
     docs = commands.add_parser("docs", help="write docs/API_FUNCTIONS_REFERENCE.md")
     docs.add_argument("--output", type=Path, default=PROJECT_ROOT / "docs" / "API_FUNCTIONS_REFERENCE.md")
+
+    add_user_commands(commands)
     return parser
+
+
+def add_user_commands(commands) -> None:
+    user = commands.add_parser("user", help="manage dashboard accounts")
+    actions = user.add_subparsers(dest="user_command", required=True)
+    stdin_help = "read the password from the first line of standard input instead of prompting"
+
+    # --role takes any text so that a wrong role gets the translated message
+    # naming the allowed ones, like every other account error.
+    add = actions.add_parser("add", help="create an account; the password is prompted twice")
+    add.add_argument("username")
+    add.add_argument("--role", required=True, help="viewer, operator or admin")
+    add.add_argument("--display-name", help="name shown in the dashboard (default: the username)")
+    add.add_argument("--password-stdin", action="store_true", help=stdin_help)
+
+    passwd = actions.add_parser("passwd", help="set a new password; clears failed logins and any lockout")
+    passwd.add_argument("username")
+    passwd.add_argument("--password-stdin", action="store_true", help=stdin_help)
+
+    actions.add_parser("disable", help="stop an account from logging in").add_argument("username")
+    actions.add_parser("enable", help="allow a disabled account to log in again").add_argument("username")
+    actions.add_parser("list", help="list accounts with role, state and last login")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -105,11 +131,12 @@ def describe_settings_error(error: ValidationError, lang: str) -> str:
 
 
 def describe_error(error: Exception, lang: str) -> str:
+    from core.auth import AuthError
     from core.db import DatabaseError
     from core.ingest import IngestError
     from dashboard.launcher import LaunchError
 
-    if isinstance(error, LaunchError):
+    if isinstance(error, (LaunchError, AuthError)):
         return t(error.key, lang, **error.params)
     if isinstance(error, IngestError) and error.key:
         return t(error.key, lang, **error.params)
@@ -300,6 +327,70 @@ def cmd_docs(args, settings: Settings) -> int:
     return 0
 
 
+def read_new_password(args, settings: Settings) -> str:
+    """Read a new password from standard input or, on a terminal, prompt for it twice."""
+    from core.auth import AuthError, check_password_rules
+
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+
+    lang = settings.language
+    password = getpass.getpass(t("cli.user.password_prompt", lang))
+    # Checked before the second prompt, so a too short password is not typed twice.
+    check_password_rules(args.username, password)
+    if getpass.getpass(t("cli.user.password_repeat", lang)) != password:
+        raise AuthError("the two passwords differ", "auth.error.password_mismatch")
+    return password
+
+
+def format_user(user: dict, settings: Settings) -> str:
+    lang = settings.language
+    zone = ZoneInfo(settings.default_timezone)
+
+    if user["disabled"]:
+        state = t("cli.user.state.disabled", lang)
+    elif user["locked_until"]:
+        state = t("cli.user.state.locked", lang, until=f"{user['locked_until'].astimezone(zone):%Y-%m-%d %H:%M %Z}")
+    else:
+        state = t("cli.user.state.active", lang)
+
+    last_login = user["last_login_at"]
+    return t("cli.user.row", lang, username=user["username"], display_name=user["display_name"], role=user["role"],
+             state=state,
+             last_login=f"{last_login.astimezone(zone):%Y-%m-%d %H:%M %Z}" if last_login else t("cli.user.never", lang))
+
+
+def cmd_user(args, settings: Settings) -> int:
+    from core import auth
+    from core.migrate import migrate
+    from dashboard.launcher import database_url
+
+    action = args.user_command
+    with database_url(settings) as url:
+        migrate(url)
+        if action == "add":
+            # Checked before the password prompt, so a wrong name or role fails before any typing.
+            auth.check_account(url, args.username, args.role)
+            auth.add_user(url, args.username, args.role, read_new_password(args, settings), args.display_name)
+            say(settings, "cli.user.added", username=auth.normalize_username(args.username), role=args.role)
+        elif action == "passwd":
+            auth.set_password(url, args.username, read_new_password(args, settings))
+            say(settings, "cli.user.password_set", username=auth.normalize_username(args.username))
+        elif action == "disable":
+            auth.disable_user(url, args.username)
+            say(settings, "cli.user.disabled", username=auth.normalize_username(args.username))
+        elif action == "enable":
+            auth.enable_user(url, args.username)
+            say(settings, "cli.user.enabled", username=auth.normalize_username(args.username))
+        elif action == "list":
+            users = auth.list_users(url)
+            for user in users:
+                print(format_user(user, settings))
+            if not users:
+                say(settings, "cli.user.none")
+    return 0
+
+
 COMMANDS = {
     "run": cmd_run,
     "db": cmd_db,
@@ -309,4 +400,5 @@ COMMANDS = {
     "docs": cmd_docs,
     "refresh": cmd_refresh,
     "bench": cmd_bench,
+    "user": cmd_user,
 }

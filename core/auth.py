@@ -1,0 +1,211 @@
+"""Dashboard accounts: Argon2id password hashing, login with lockout, account administration.
+
+Python hashes and verifies passwords, because Argon2 runs here. The rules on
+accounts live in SQL functions. `public.app_user_problem` checks usernames and
+roles, and `public.record_login_attempt` decides each login and the lockout.
+Passwords are never sent to the database or written to a log.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+import psycopg
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from psycopg.rows import dict_row
+
+from core.db import DatabaseError, execute_logged, function_call
+from core.logs import fields
+from core.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+ROLES = ("viewer", "operator", "admin")
+PASSWORD_MIN_LENGTH = 10
+# argon2-cffi's defaults are the RFC 9106 low-memory Argon2id parameters;
+# raising them in a later release makes check_needs_rehash upgrade stored hashes.
+HASHER = PasswordHasher()
+
+
+class AuthError(Exception):
+    """An account operation was rejected; `key` and `params` name the catalogue message.
+
+    The English message is for logs and never contains a password.
+    """
+
+    def __init__(self, message: str, key: str, **params: Any):
+        super().__init__(message)
+        self.key = key
+        self.params = params
+
+
+@dataclass(frozen=True)
+class User:
+    """An account that has just logged in."""
+
+    user_id: int
+    username: str
+    display_name: str
+    role: str
+
+
+def normalize_username(username: str) -> str:
+    """Usernames are stored lower-case, so `Alice ` and `alice` name the same account."""
+    return username.strip().lower()
+
+
+def hash_password(password: str) -> str:
+    """Hash `password` with Argon2id and a random salt; returns the PHC string."""
+    return HASHER.hash(password)
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    # A hash of a random secret that is discarded at once. Unknown users are
+    # verified against it, so they take as long as a wrong password for a real account.
+    return hash_password(secrets.token_urlsafe(32))
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """True when `password` matches `password_hash`; a missing hash costs one verification too."""
+    try:
+        HASHER.verify(password_hash or _dummy_hash(), password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+    return password_hash is not None
+
+
+def check_password_rules(username: str, password: str) -> None:
+    """Raise AuthError naming the first password rule that `password` breaks."""
+    if len(password) < PASSWORD_MIN_LENGTH:
+        raise AuthError(f"password shorter than {PASSWORD_MIN_LENGTH} characters", "auth.error.password_too_short",
+                        length=len(password), minimum=PASSWORD_MIN_LENGTH)
+
+    if password.strip().lower() == normalize_username(username):
+        raise AuthError("password equals the username", "auth.error.password_is_username", username=username)
+
+
+def _call(conn: psycopg.Connection, function: str, **params: Any) -> list[dict[str, Any]]:
+    return execute_logged(conn, function, function_call(function, params), params).rows
+
+
+def check_account(url: str, username: str, role: str) -> None:
+    """Raise AuthError when `username` (lower-cased) or `role` breaks the rules of public.app_user_problem.
+
+    The message names the username as given, so the user recognizes what they typed.
+    """
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        problem = _call(conn, "public.app_user_problem", p_username=normalize_username(username),
+                        p_role=role)[0]["app_user_problem"]
+
+    if problem == "invalid_username":
+        raise AuthError(f"invalid username {username!r}", "auth.error.invalid_username", username=username)
+    if problem == "invalid_role":
+        raise AuthError(f"invalid role {role!r}", "auth.error.invalid_role", role=role, roles=", ".join(ROLES))
+
+
+def add_user(url: str, username: str, role: str, password: str, display_name: str | None = None) -> int:
+    """Create an account after checking name, role and password rules; returns its user_id."""
+    check_account(url, username, role)
+    username = normalize_username(username)
+    check_password_rules(username, password)
+
+    password_hash = hash_password(password)
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        try:
+            rows = _call(conn, "public.create_app_user", p_username=username, p_role=role,
+                         p_display_name=display_name or "", p_password_hash=password_hash)
+        except DatabaseError as error:
+            if error.sqlstate == "23505":
+                raise AuthError(f"user {username!r} already exists", "auth.error.user_exists",
+                                username=username) from error
+            raise
+
+    log.info("auth.user_added", extra=fields(username=username, role=role))
+    return rows[0]["create_app_user"]
+
+
+def set_password(url: str, username: str, password: str) -> None:
+    """Replace the password of `username`; this also clears its failed logins and any lockout."""
+    username = normalize_username(username)
+    check_password_rules(username, password)
+
+    password_hash = hash_password(password)
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        found = _call(conn, "public.set_app_user_password", p_username=username, p_password_hash=password_hash,
+                      p_rehash=False)[0]["set_app_user_password"]
+    if not found:
+        raise AuthError(f"user {username!r} not found", "auth.error.user_not_found", username=username)
+    log.info("auth.password_set", extra=fields(username=username))
+
+
+def _set_disabled(url: str, username: str, disabled: bool) -> None:
+    username = normalize_username(username)
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        found = _call(conn, "public.set_app_user_disabled", p_username=username,
+                      p_disabled=disabled)[0]["set_app_user_disabled"]
+    if not found:
+        raise AuthError(f"user {username!r} not found", "auth.error.user_not_found", username=username)
+    log.info("auth.user_disabled" if disabled else "auth.user_enabled", extra=fields(username=username))
+
+
+def disable_user(url: str, username: str) -> None:
+    """Disable `username`: it cannot log in until enabled again."""
+    _set_disabled(url, username, True)
+
+
+def enable_user(url: str, username: str) -> None:
+    """Enable `username` again; a running lockout still applies."""
+    _set_disabled(url, username, False)
+
+
+def list_users(url: str) -> list[dict[str, Any]]:
+    """Return every account with role, state and dates, without password hashes."""
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        return _call(conn, "public.list_app_users")
+
+
+def authenticate(url: str, username: str, password: str, *, settings: Settings | None = None,
+                 now: datetime | None = None) -> User | None:
+    """Return the User when `username` and `password` are right and the account is enabled and unlocked.
+
+    Every attempt is recorded in public.login_events and logged as
+    `auth.login_ok` or `auth.login_failed` with the reason. `now` replaces the
+    database clock, for tests of the lockout window.
+    """
+    settings = settings or get_settings()
+    username = normalize_username(username)
+
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        password_hash = _call(conn, "public.get_password_hash", p_username=username)[0]["get_password_hash"]
+
+        # Verified even for unknown, disabled or locked accounts, so the
+        # response time does not tell which usernames exist.
+        password_ok = verify_password(password_hash, password)
+
+        params = {} if now is None else {"p_now": now}
+        outcome = _call(conn, "public.record_login_attempt", p_username=username, p_password_ok=password_ok,
+                        p_max_failures=settings.auth_max_failed_logins,
+                        p_window=timedelta(minutes=settings.auth_failure_window_min),
+                        p_lockout=timedelta(minutes=settings.auth_lockout_min), **params)[0]
+
+        if outcome["success"] and HASHER.check_needs_rehash(password_hash):
+            _call(conn, "public.set_app_user_password", p_username=username, p_password_hash=hash_password(password),
+                  p_rehash=True)
+            log.info("auth.rehashed", extra=fields(username=username))
+
+    if not outcome["success"]:
+        log.warning("auth.login_failed", extra=fields(username=username, reason=outcome["reason"],
+                                                      failed_logins=outcome["failed_logins"],
+                                                      locked_until=outcome["locked_until"]))
+        return None
+
+    log.info("auth.login_ok", extra=fields(username=username, role=outcome["role"]))
+    return User(outcome["user_id"], username, outcome["display_name"], outcome["role"])
