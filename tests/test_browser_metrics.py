@@ -183,6 +183,12 @@ def page(browser):
     assert blocked == [], f"the page tried to reach other hosts: {blocked}"
 
 
+def wait_idle(page: Page) -> None:
+    """Wait until Streamlit has finished its current rerun, so the next click lands on stable widgets."""
+    page.wait_for_timeout(300)
+    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=CHART_TIMEOUT_MS)
+
+
 def wait_for_chart(page: Page, legend: str | None = None) -> None:
     """Wait until a chart is drawn and, when given, a legend entry reads exactly `legend`."""
     page.wait_for_selector(CHART_SVG, timeout=CHART_TIMEOUT_MS)
@@ -236,23 +242,31 @@ def test_hsy_view_built_by_clicking(page, app_url, artifacts_dir):
 
     # Replace whatever station is chosen by the HSY station.
     stations = page.get_by_test_id("stMultiSelect").filter(has_text="泵站")
+    wait_idle(page)
     stations.get_by_role("combobox").click()
     page.keyboard.press("Backspace")
     expect(page.get_by_text("请至少选择一座泵站。")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    wait_idle(page)
+    stations.get_by_role("combobox").click()
     page.get_by_role("option", name="布洛明迈基污水泵站 (hsy-blominmaki)").click()
     page.keyboard.press("Escape")
     wait_for_query(page, stations=["hsy-blominmaki"])
 
     # Replace whatever device is chosen by pump 1.1.
     devices = page.get_by_test_id("stMultiSelect").filter(has_text="设备")
+    wait_idle(page)
     devices.get_by_role("combobox").click()
     page.keyboard.press("Backspace")
+    wait_idle(page)
+    devices.get_by_role("combobox").click()
     page.get_by_role("option", name="1.1 号泵", exact=True).click()
     page.keyboard.press("Escape")
     wait_for_query(page, devices=["P1.1"], metrics=["flow_rate"])
 
+    wait_idle(page)
     page.get_by_test_id("stRadio").filter(has_text="时间范围").get_by_text("自定义", exact=True).click()
     wait_for_query(page, range=["custom"])
+    wait_idle(page)
     page.get_by_role("spinbutton", name=re.compile(r"^year, .*start date")).click()
     page.keyboard.type("20241115")
     page.get_by_role("spinbutton", name=re.compile(r"^year, .*end date")).click()
