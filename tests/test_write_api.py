@@ -9,6 +9,7 @@ import psycopg
 import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
+from psycopg.types.json import Jsonb
 
 UTC = timezone.utc
 START = datetime(2024, 5, 1, tzinfo=UTC)
@@ -211,3 +212,86 @@ def test_write_role_only_through_api(role_urls, series_id):
         result = _correct(writer, series_id, ts, 99.5, 1, p_changed_by="writer")
 
     assert result[2:] == (99.5, 0, 2)
+
+
+def _upsert(conn, series_id, ts, value, source="api", **extra):
+    params = {"sid": series_id, "ts": ts, "value": value, "source": source,
+              "reason": extra.get("reason"), "comment": extra.get("comment"),
+              "overwrite": extra.get("overwrite", False), "quality": extra.get("quality", 0)}
+    return conn.execute(
+        "SELECT api.upsert_measurement(%(sid)s, %(ts)s, %(value)s, %(quality)s::smallint, %(source)s, 'client1', "
+        "%(reason)s, %(comment)s, %(overwrite)s)", params).fetchone()[0]
+
+
+def test_upsert_actions(admin, series_id):
+    new_ts = START + timedelta(days=1, hours=2)
+    corrected_ts = START + timedelta(hours=16)
+    _correct(admin, series_id, corrected_ts, 150.5, 1)
+
+    assert _upsert(admin, series_id, new_ts, 42.0) == "inserted"
+    assert _upsert(admin, series_id, new_ts, 42.0) == "unchanged"
+    assert _upsert(admin, series_id, new_ts, 43.0) == "updated"
+    assert _reading(admin, series_id, new_ts)[:2] == (43.0, 42.0)
+    assert _upsert(admin, series_id, corrected_ts, 1.0) == "kept_substituted"
+    assert _reading(admin, series_id, corrected_ts)[0] == 150.5
+    assert _upsert(admin, series_id, corrected_ts, 1.0, overwrite=True) == "updated"
+
+
+def test_manual_upsert_needs_reason_and_is_audited(admin, series_id):
+    ts = START + timedelta(days=1, hours=3)
+
+    with pytest.raises(psycopg.errors.InvalidParameterValue) as error:
+        _upsert(admin, series_id, ts, 5.0, source="manual")
+    action = _upsert(admin, series_id, ts, 5.0, source="manual", reason="manual_reading", comment="现场抄表")
+    history = admin.execute("SELECT action, new_value, reason_code FROM api.get_measurement_history(%s, %s)",
+                            [series_id, ts]).fetchall()
+
+    assert error.value.diag.column_name == "reason_code"
+    assert action == "inserted"
+    assert history == [("insert", 5.0, "manual_reading")]
+
+
+def test_future_timestamp_rejected(admin, series_id):
+    future = datetime.now(UTC) + timedelta(days=2)
+
+    with pytest.raises(psycopg.errors.InvalidParameterValue) as error:
+        _upsert(admin, series_id, future, 5.0)
+
+    assert error.value.diag.column_name == "ts"
+    assert _reading(admin, series_id, future) is None
+
+
+def test_json_batch_reports_each_row(admin, series_id):
+    base = START + timedelta(days=1, hours=5)
+    rows = [
+        {"series_id": series_id, "ts": base.isoformat(), "value": 10.5},
+        {"series_id": series_id, "ts": "not a time", "value": 11},
+        {"series_id": series_id, "ts": (base + timedelta(minutes=15)).isoformat(), "value": "NaN"},
+        {"series_id": series_id, "ts": (base + timedelta(minutes=30)).isoformat(), "value": "12,5"},
+        {"series_id": series_id, "ts": (base + timedelta(minutes=45)).isoformat(), "value": 1e9},
+        {"series_id": 999999, "ts": base.isoformat(), "value": 1},
+        {"series_id": series_id, "ts": (base + timedelta(hours=1)).isoformat(), "value": 13.0, "quality": 1},
+    ]
+
+    results = admin.execute("SELECT row_index, ok, action, field FROM api.upsert_measurements_json(%s, 'api', 'client1')",
+                            [Jsonb(rows)]).fetchall()
+    stored = admin.execute("SELECT ts, value, quality FROM public.measurements WHERE series_id = %s AND ts >= %s "
+                           "AND ts < %s ORDER BY ts", [series_id, base, base + timedelta(hours=2)]).fetchall()
+
+    assert results == [
+        (0, True, "inserted", None),
+        (1, False, "rejected", "ts"),
+        (2, False, "rejected", "value"),
+        (3, False, "rejected", "value"),
+        (4, False, "rejected", "value"),
+        (5, False, "rejected", "series_id"),
+        (6, True, "inserted", None),
+    ]
+    assert stored == [(base, 10.5, 0), (base + timedelta(hours=1), 13.0, 1)]
+
+
+def test_json_batch_not_an_array_rejected(admin):
+    with pytest.raises(psycopg.errors.InvalidParameterValue) as error:
+        admin.execute("SELECT * FROM api.upsert_measurements_json('{}'::jsonb, 'api', 'client1')")
+
+    assert error.value.diag.column_name == "rows"
