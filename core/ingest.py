@@ -235,6 +235,7 @@ class ImportSummary:
     rows_inserted: int = 0
     rows_updated: int = 0
     rows_unchanged: int = 0
+    rows_kept: int = 0
     partitions_created: int = 0
     batches: int = 0
     back_pressure_waits: int = 0
@@ -263,7 +264,7 @@ class ImportSummary:
 
     def add_merge_counts(self, counts: dict[str, Any]) -> None:
         for name in ("rows_accepted", "rows_rejected", "rows_duplicate", "rows_inserted", "rows_updated",
-                     "rows_unchanged", "partitions_created"):
+                     "rows_unchanged", "rows_kept", "partitions_created"):
             setattr(self, name, getattr(self, name) + int(counts[name]))
 
 
@@ -700,7 +701,7 @@ def _finish_run(conn: psycopg.Connection, summary: ImportSummary) -> None:
 
 
 def _load_batch(conn: psycopg.Connection, batch: _Batch, run_id: str, settings: Settings,
-                changed_by: str) -> tuple[dict[str, Any], float, float]:
+                changed_by: str, overwrite_corrections: bool) -> tuple[dict[str, Any], float, float]:
     """COPY one batch into staging and merge it in one transaction; returns counts and both durations."""
     started = time.perf_counter()
     with conn.transaction():
@@ -710,7 +711,8 @@ def _load_batch(conn: psycopg.Connection, batch: _Batch, run_id: str, settings: 
         copied = time.perf_counter()
         counts = _call(conn, MERGE_FUNCTION, p_run_id=run_id, p_batch_no=batch.batch_no, p_source="import",
                        p_changed_by=changed_by,
-                       p_partition_horizon_months=settings.ingest_partition_horizon_months)[0]
+                       p_partition_horizon_months=settings.ingest_partition_horizon_months,
+                       p_overwrite_substituted=overwrite_corrections)[0]
     merged = time.perf_counter()
     return counts, copied - started, merged - copied
 
@@ -782,7 +784,8 @@ def _check_run_id(run_id: str) -> str:
 
 
 def _run_batches(conn: psycopg.Connection, sources: list[_Source], profile: Profile, summary: ImportSummary,
-                 settings: Settings, changed_by: str, progress: Callable[[int, int], None] | None) -> None:
+                 settings: Settings, changed_by: str, progress: Callable[[int, int], None] | None,
+                 overwrite_corrections: bool) -> None:
     rows_total = sum(source.rows_estimate or 0 for source in sources)
     rows_done = 0
     if progress:
@@ -791,7 +794,8 @@ def _run_batches(conn: psycopg.Connection, sources: list[_Source], profile: Prof
     batches = _generate_batches(sources, profile, summary.run_id, settings.ingest_batch_rows)
     with _BatchReader(batches) as reader:
         for batch in reader:
-            counts, copy_s, merge_s = _load_batch(conn, batch, summary.run_id, settings, changed_by)
+            counts, copy_s, merge_s = _load_batch(conn, batch, summary.run_id, settings, changed_by,
+                                                  overwrite_corrections)
             summary.batches += 1
             summary.copy_seconds += copy_s
             summary.merge_seconds += merge_s
@@ -824,12 +828,14 @@ def _collect_source_counts(summary: ImportSummary, sources: list[_Source], tz_fa
 def import_files(url: str, paths: list[Path], profile_name: str, *, settings: Settings | None = None,
                  run_id: str | None = None, changed_by: str = "import",
                  progress: Callable[[int, int], None] | None = None,
-                 profiles_path: Path | None = None) -> ImportSummary:
+                 profiles_path: Path | None = None, overwrite_corrections: bool = False) -> ImportSummary:
     """Import `paths` with profile `profile_name` into the database at `url`.
 
     Each batch is committed on its own, so when a later batch fails the earlier
     ones stay stored. Running the same import again is safe: unchanged
-    readings are counted in rows_unchanged and not rewritten.
+    readings are counted in rows_unchanged and not rewritten. Readings an
+    operator corrected are kept and counted in rows_kept, unless
+    `overwrite_corrections` replaces them with the file's values.
     `progress(rows_done, rows_total)` is called after each batch with file
     data rows; rows_total is an estimate from the file size or sheet size.
     `profiles_path` reads profiles from another YAML file (for tests and tools).
@@ -863,7 +869,7 @@ def import_files(url: str, paths: list[Path], profile_name: str, *, settings: Se
             if tz_fallback_used:
                 log.warning("import.tz_fallback", extra=fields(run_id=run_id, station=profile.station.code,
                                                                timezone=zone))
-            _run_batches(conn, sources, profile, summary, settings, changed_by, progress)
+            _run_batches(conn, sources, profile, summary, settings, changed_by, progress, overwrite_corrections)
             summary.status = "succeeded"
         except BaseException as error:
             summary.status = "failed"

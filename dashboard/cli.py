@@ -41,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     importer = commands.add_parser("import", help="import CSV or XLSX exports")
     importer.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     importer.add_argument("--profile", required=True, help="profile name from configs/ingest.yaml")
+    importer.add_argument("--overwrite-corrections", action="store_true",
+                          help="replace readings an operator corrected with the file's values (default: keep them)")
 
     demo = commands.add_parser("demo", help="generate demo stations")
     demo.add_argument("--stations", type=int, help="number of stations (default 3)")
@@ -238,10 +240,12 @@ def cmd_import(args, settings: Settings) -> int:
 
     with database_url(settings) as url:
         migrate(url)
-        summary = import_files(url, args.paths, args.profile, settings=settings)
+        summary = import_files(url, args.paths, args.profile, settings=settings,
+                               overwrite_corrections=args.overwrite_corrections)
     say(settings, "cli.import_done", files=len(args.paths), timestamps=summary.timestamps, read=summary.rows_read,
         accepted=summary.rows_accepted, rejected=summary.rows_rejected, duplicate=summary.rows_duplicate,
-        inserted=summary.rows_inserted, updated=summary.rows_updated, seconds=f"{summary.seconds:.2f}",
+        inserted=summary.rows_inserted, updated=summary.rows_updated, kept=summary.rows_kept,
+        seconds=f"{summary.seconds:.2f}",
         rate=f"{summary.rows_read / max(summary.seconds, 1e-9):,.0f}", run_id=summary.run_id)
     return 0 if summary.rows_rejected == 0 else 4
 

@@ -477,3 +477,31 @@ def test_invalid_profile_named(tmp_path):
 
     assert "broken" in str(raised.value)
     assert "P9" in str(raised.value)
+
+
+def test_reimport_keeps_corrections_unless_told(db_url, tmp_path, ingest_settings, conn):
+    profiles = write_profiles(tmp_path, {"small": small_profile("test-keep")})
+    data = tmp_path / "keep.csv"
+    data.write_text("time,flow,level\n"
+                    "2024-02-01 00:00,10.0,1.0\n"
+                    "2024-02-01 01:00,11.0,1.1\n", encoding="utf-8")
+    import_files(db_url, [data], "small", settings=ingest_settings, profiles_path=profiles)
+    flow_id = series_id(conn, "test-keep", "P1", "flow_rate")
+    first_hour = datetime(2024, 2, 1, 0, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    conn.execute("SELECT * FROM api.update_measurement_value(%s, %s, 12.5, 0::smallint, 'calibration', '校准后修正', 1, 'op')",
+                 [flow_id, first_hour])
+    conn.commit()
+
+    kept = import_files(db_url, [data], "small", settings=ingest_settings, profiles_path=profiles)
+    value_after_kept = stored_value(conn, flow_id, first_hour)
+    overwritten = import_files(db_url, [data], "small", settings=ingest_settings, profiles_path=profiles,
+                               overwrite_corrections=True)
+    value_after_overwrite = stored_value(conn, flow_id, first_hour)
+    substituted = conn.execute("SELECT substituted FROM public.measurements WHERE series_id = %s AND ts = %s",
+                               [flow_id, first_hour]).fetchone()[0]
+
+    assert (kept.rows_kept, kept.rows_updated, kept.rows_unchanged) == (1, 0, 3)
+    assert value_after_kept == 12.5
+    assert (overwritten.rows_kept, overwritten.rows_updated, overwritten.rows_unchanged) == (0, 1, 3)
+    assert value_after_overwrite == 10.0
+    assert substituted is False

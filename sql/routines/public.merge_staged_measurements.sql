@@ -1,9 +1,14 @@
+-- p_overwrite_substituted and rows_kept were added; the earlier signature
+-- is dropped because CREATE OR REPLACE cannot change parameters or results.
+DROP FUNCTION IF EXISTS public.merge_staged_measurements(text, integer, text, text, integer);
+
 CREATE OR REPLACE FUNCTION public.merge_staged_measurements(
     p_run_id text,
     p_batch_no integer,
     p_source text DEFAULT 'import',
     p_changed_by text DEFAULT NULL,
-    p_partition_horizon_months integer DEFAULT 240
+    p_partition_horizon_months integer DEFAULT 240,
+    p_overwrite_substituted boolean DEFAULT false
 )
 RETURNS TABLE (
     rows_staged bigint,
@@ -13,7 +18,8 @@ RETURNS TABLE (
     rows_inserted bigint,
     rows_updated bigint,
     rows_unchanged bigint,
-    partitions_created integer
+    partitions_created integer,
+    rows_kept bigint
 )
 LANGUAGE plpgsql
 VOLATILE
@@ -22,7 +28,8 @@ AS $$
 -- Validate one staged batch, record its rejects, create the partitions its
 -- times need and upsert it. The caller runs it in one transaction per batch,
 -- so a batch is merged whole or not at all. A reading an operator has
--- substituted is never overwritten by an import. A row counts as inserted
+-- substituted is kept (and counted in rows_kept) unless
+-- p_overwrite_substituted, which replaces it and clears the flag. A row counts as inserted
 -- when its version is 1: xmax cannot be read on a partitioned table.
 DECLARE
     v_source_id smallint;
@@ -157,8 +164,10 @@ BEGIN
                 original_value = coalesce(m.original_value, m.value),
                 version = m.version + 1,
                 updated_at = now(),
-                updated_by = v_changed_by
-            WHERE (m.value, m.quality) IS DISTINCT FROM (EXCLUDED.value, EXCLUDED.quality) AND NOT m.substituted
+                updated_by = v_changed_by,
+                substituted = false
+            WHERE (m.value, m.quality) IS DISTINCT FROM (EXCLUDED.value, EXCLUDED.quality)
+              AND (NOT m.substituted OR p_overwrite_substituted)
         RETURNING (m.version = 1) AS inserted
     )
     SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)
@@ -171,11 +180,15 @@ BEGIN
            count(*) FILTER (WHERE reason = 'duplicate_time')
     INTO rows_staged, rows_accepted, rows_rejected, rows_duplicate
     FROM merge_batch;
-    rows_unchanged := rows_accepted - rows_inserted - rows_updated;
+    SELECT count(*) INTO rows_kept
+    FROM merge_batch AS b
+    JOIN public.measurements AS m ON m.series_id = b.series_id AND m.ts = b.ts AND m.substituted
+    WHERE b.reason IS NULL AND NOT p_overwrite_substituted AND m.value IS DISTINCT FROM b.value;
+    rows_unchanged := rows_accepted - rows_inserted - rows_updated - rows_kept;
 
     DELETE FROM public.measurement_staging WHERE run_id = p_run_id AND batch_no = p_batch_no;
     RETURN NEXT;
 END
 $$;
-COMMENT ON FUNCTION public.merge_staged_measurements(text, integer, text, text, integer) IS
-    'Validate, de-duplicate and upsert one staged import batch; rejects and superseded duplicates go to import_rejects with line, reason and detail. rows_staged = accepted + rejected + duplicate.';
+COMMENT ON FUNCTION public.merge_staged_measurements(text, integer, text, text, integer, boolean) IS
+    'Validate, de-duplicate and upsert one staged import batch; rejects and superseded duplicates go to import_rejects with line, reason and detail; substituted readings are kept (rows_kept) unless p_overwrite_substituted. rows_staged = accepted + rejected + duplicate.';
