@@ -21,19 +21,15 @@ STABLE
 AS $$
 -- Buckets starting in [p_from, p_to): materialized rows where they are
 -- clean, raw aggregates where they are dirty. A bucket is dirty when it may
--- end after the watermark or may overlap a pending invalidation; both tests
--- use the unit's margin (an upper bound of the bucket length), and the raw
+-- end after the watermark or may overlap a pending invalidation. Both tests
+-- use the unit's margin, an upper bound of the bucket length. The raw
 -- windows are widened by the same margin, so every dirty bucket lies wholly
 -- inside a window and no bucket is read twice or missed.
 DECLARE
-    v_unit text := CASE p_rollup WHEN 'hourly' THEN 'hour' WHEN 'daily' THEN 'day' END;
+    v_unit text := reporting.rollup_unit(p_rollup);
     v_margin interval;
     v_watermark timestamptz;
 BEGIN
-    IF v_unit IS NULL THEN
-        RAISE EXCEPTION 'invalid p_rollup %: expected hourly or daily', quote_nullable(p_rollup)
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
     -- No cap on the number of series: refreshes read every changed series.
     PERFORM reporting.check_series_range(p_series_ids, p_from, p_to, NULL);
     v_margin := reporting.rollup_margin(v_unit);

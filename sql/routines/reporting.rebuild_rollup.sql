@@ -20,10 +20,7 @@ AS $$
 -- history and refresh. Rows are deleted, not truncated, so readers are not
 -- blocked and keep the old rows until this transaction commits.
 BEGIN
-    IF p_rollup IS NULL OR p_rollup NOT IN ('hourly', 'daily') THEN
-        RAISE EXCEPTION 'invalid p_rollup %: expected hourly or daily', quote_nullable(p_rollup)
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
+    PERFORM reporting.rollup_unit(p_rollup);
     PERFORM pg_advisory_xact_lock(hashtext('pumpdash.refresh_rollup'), hashtext(p_rollup));
 
     EXECUTE format('DELETE FROM reporting.%I', 'mv_measurements_' || p_rollup);

@@ -23,16 +23,13 @@ AS $$
 -- reading the previous rows until this transaction commits, and writers
 -- committing meanwhile leave invalidations that the next refresh claims.
 DECLARE
-    v_unit text := CASE p_rollup WHEN 'hourly' THEN 'hour' WHEN 'daily' THEN 'day' END;
-    v_table text := CASE p_rollup WHEN 'hourly' THEN 'mv_measurements_hourly' ELSE 'mv_measurements_daily' END;
+    v_unit text := reporting.rollup_unit(p_rollup);
+    -- Declared after v_unit, whose call has already rejected any other rollup name.
+    v_table text := 'mv_measurements_' || p_rollup;
     v_margin interval;
     v_started timestamptz := clock_timestamp();
     v_new_watermark timestamptz;
 BEGIN
-    IF v_unit IS NULL THEN
-        RAISE EXCEPTION 'invalid p_rollup %: expected hourly or daily', quote_nullable(p_rollup)
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
     v_margin := reporting.rollup_margin(v_unit);
     invalidations := 0;
     buckets_deleted := 0;
@@ -63,7 +60,7 @@ BEGIN
     TRUNCATE refresh_claimed, refresh_windows;
 
     -- Only ranges whose first bucket can be complete by the new watermark
-    -- are claimed; the rest (today's local day, the current hour) wait, so
+    -- are claimed. The rest (today's local day, the current hour) wait, so
     -- live series are not recomputed at every refresh.
     INSERT INTO refresh_claimed
     SELECT i.invalidation_id, i.series_id, i.range_start, i.range_end, st.timezone,
@@ -110,10 +107,9 @@ BEGIN
     INTO buckets_written, raw_rows;
 
     -- A claimed range whose last bucket ends after the new watermark still
-    -- has buckets that are not materialized: it stays pending from the
-    -- start of the first of them (the bucket containing the watermark), so
-    -- the next refresh that can complete it finds it. Other claimed ranges
-    -- are done.
+    -- has buckets that are not materialized. It stays pending from the start
+    -- of the bucket containing the watermark, so the next refresh that can
+    -- complete that bucket finds it. Other claimed ranges are done.
     UPDATE reporting.rollup_invalidations AS i
     SET range_start = greatest(i.range_start, date_trunc(v_unit, v_new_watermark, c.timezone))
     FROM refresh_claimed AS c
