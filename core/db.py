@@ -100,7 +100,7 @@ class Database:
         return pd.DataFrame(result.rows, columns=result.columns)
 
     def view(self, view: str, order_by: tuple[str, ...] = ()) -> pd.DataFrame:
-        """All rows of a reporting or monitoring view as a DataFrame."""
+        """Return all rows of a reporting or monitoring view as a DataFrame."""
         query = sql.SQL("SELECT * FROM {}").format(_qualified(view))
         if order_by:
             query += sql.SQL(" ORDER BY {}").format(sql.SQL(", ").join(sql.Identifier(c) for c in order_by))

@@ -92,7 +92,7 @@ class ModuleRoutingHandler(logging.Handler):
 
 
 def setup_logging(settings, *, run_id: str | None = None, console_level: str = "WARNING") -> None:
-    """Route this process's logs as `settings` say; `run_id` names the file when routing is by_run."""
+    """Route this process's logs as `settings` configure; `run_id` names the file when routing is by_run."""
     formatter: logging.Formatter = JsonFormatter() if settings.log_format == "json" else TextFormatter()
     root = logging.getLogger()
     for handler in list(root.handlers):

@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def describe_settings_error(error: ValidationError, lang: str) -> str:
-    """One translated line per invalid setting: its name, the value given and what is allowed."""
+    """Describe each invalid setting on one translated line: its name, the value received and the allowed values."""
     lines = []
     for problem in error.errors():
         name = str(problem["loc"][0]) if problem["loc"] else "?"

@@ -65,7 +65,7 @@ def streamlit_command(settings: Settings) -> list[str]:
 
 
 def wait_for_health(port: int, process: subprocess.Popen, timeout_s: float = HEALTH_TIMEOUT_S) -> bool:
-    """Poll Streamlit's health endpoint until it answers ok, the child exits or time runs out."""
+    """Poll Streamlit's health endpoint until it returns ok, the child exits or the timeout passes."""
     deadline = time.monotonic() + timeout_s
     url = f"http://127.0.0.1:{port}/_stcore/health"
     while time.monotonic() < deadline:
@@ -105,7 +105,7 @@ def run_dashboard(settings: Settings, *, prepare: Callable[[str], None], say: Ca
         raise LaunchError("cli.error.web_port_busy", port=settings.web_port)
 
     # A server that was already running (another dashboard, `db start`)
-    # belongs to whoever started it and is left running on exit.
+    # belongs to the process that started it, so it is left running on exit.
     server: EmbeddedServer | None = None
     if settings.uses_embedded_server:
         candidate = server_from_settings(settings)

@@ -252,10 +252,10 @@ def query_values(key: str) -> list[str]:
 def sync_query_params(values: dict[str, str | Iterable[str] | None]) -> None:
     """Write `values` into the URL so a copied link reopens the same view. None or [] removes a parameter.
 
-    The whole query string is sent on every run, not only what changed: when
-    a rerun is interrupted, Streamlit's server-side copy of the parameters
-    can already hold a value the browser never received, and a "changed
-    only" comparison would then never send it.
+    The whole query string is sent on every run, not only what changed.
+    When a rerun is interrupted, Streamlit's server-side copy of the
+    parameters can already contain a value the browser never received, so a
+    comparison against that copy would never send it.
     """
     desired = {key: st.query_params.get_all(key) for key in st.query_params}
     for key, value in values.items():

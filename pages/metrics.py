@@ -360,7 +360,7 @@ class ChartData:
 
     When the requested granularity had more than POINT_LIMIT_PER_SERIES points
     per series, `limited_from` names it, `requested_points` is its maximum
-    points per series, and `frame` holds a coarser granularity.
+    points per series, and `frame` contains rows of a coarser granularity.
     """
 
     frame: pd.DataFrame

@@ -350,7 +350,8 @@ def test_small_csv_rejects_reported(db_url, tmp_path, ingest_settings, conn):
         (3, "flow", "not_a_number"), (3, "level", "duplicate_time"), (4, "flow", "missing_value"),
         (6, "flow", "out_of_range")]
     assert "line 5" in rejects[1][3]
-    assert "200000" in rejects[3][3] and "100000" in rejects[3][3]
+    assert "200000" in rejects[3][3]
+    assert "100000" in rejects[3][3]
     assert level_at_one == 1.5
     assert [(row["line_no"], row["reason_code"]) for row in rejects_csv] == [
         ("3", "not_a_number"), ("3", "duplicate_time"), ("4", "missing_value"), ("6", "out_of_range")]

@@ -226,8 +226,11 @@ def test_first_refresh_of_fresh_install(pg_server):
         pending = conn.execute("SELECT pending_invalidations FROM reporting.get_rollup_status()").fetchall()
 
     assert status_before == [("hourly", None), ("daily", None)]
-    assert hourly[0] == "done" and hourly[1] is None and hourly[5] == 24
-    assert daily[0] == "done" and daily[5] == 2
+    assert hourly[0] == "done"
+    assert hourly[1] is None
+    assert hourly[5] == 24
+    assert daily[0] == "done"
+    assert daily[5] == 2
     assert counts == (24, 2)
     assert pending == [(0,), (0,)]
 
@@ -263,7 +266,8 @@ def test_hsy_rollups_match_raw_rows(db_url, shared_data, autocommit_conn, tmp_pa
             "SELECT count(*) FROM reporting.mv_measurements_hourly WHERE series_id = %s", [series_id]).fetchone()[0]
 
         assert len(readings) == 1536, series_id
-        assert len(hours) == 384 and len(days) == 16, series_id
+        assert len(hours) == 384, series_id
+        assert len(days) == 16, series_id
         assert stored_hours == 384, series_id
         _assert_buckets_equal(_read(autocommit_conn, "get_metrics_hourly", series_id), hours)
         _assert_buckets_equal(_read(autocommit_conn, "get_metrics_daily", series_id), days)

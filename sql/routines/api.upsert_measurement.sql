@@ -16,8 +16,8 @@ SECURITY DEFINER
 -- SECURITY DEFINER: the write role has no table privileges.
 SET search_path = pg_catalog, public
 AS $$
--- One reading from a form or a client: a rejected row raises
--- invalid_parameter_value with the field in the COLUMN diagnostic; any
+-- One reading from a form or a client. A rejected row raises
+-- invalid_parameter_value with the field in the COLUMN diagnostic, and any
 -- other outcome returns the action taken.
 DECLARE
     v_result record;

@@ -12,9 +12,9 @@ SECURITY DEFINER
 SET search_path = pg_catalog, public
 AS $$
 -- A batch as a JSON array of objects with series_id, ts, value, quality and
--- optional reason_code and comment. Each row gets its own result; a row
--- whose fields do not even parse (a ts that is not a time, a value that is
--- not a number) is rejected with that field, and the other rows go on.
+-- optional reason_code and comment. Each row gets its own result. A row
+-- whose fields do not parse (a ts that is not a time, a value that is not a
+-- number) is rejected with that field, and the other rows are still stored.
 DECLARE
     v_row jsonb;
     v_index integer := 0;

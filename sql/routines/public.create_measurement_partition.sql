@@ -6,8 +6,8 @@ SET search_path = pg_catalog, public
 AS $$
 -- Create the partition for the calendar month (UTC) that contains p_month.
 -- Rows that already sit in the default partition for that month are moved
--- into the new partition, because attaching a range the default partition
--- still holds rows for would fail.
+-- into the new partition, because attaching a range for which the default
+-- partition still contains rows would fail.
 DECLARE
     v_start timestamptz := date_trunc('month', p_month::timestamp) AT TIME ZONE 'UTC';
     v_end   timestamptz := (date_trunc('month', p_month::timestamp) + interval '1 month') AT TIME ZONE 'UTC';
