@@ -8,18 +8,7 @@ CREATE OR REPLACE FUNCTION api.get_measurements(
     p_after_ts timestamptz DEFAULT NULL,
     p_limit integer DEFAULT 200
 )
-RETURNS TABLE (
-    series_id integer,
-    ts timestamptz,
-    value double precision,
-    original_value double precision,
-    quality smallint,
-    substituted boolean,
-    source text,
-    version integer,
-    updated_at timestamptz,
-    updated_by text
-)
+RETURNS SETOF public.reading
 LANGUAGE sql
 STABLE
 SECURITY DEFINER
@@ -28,18 +17,11 @@ SET search_path = pg_catalog, public
 AS $$
     -- Keyset pagination on (series_id, ts): pass the last row's pair to get
     -- the next page, which stays correct while rows are added or deleted.
-    SELECT m.series_id, m.ts, m.value, m.original_value, m.quality, m.substituted, s.code, m.version,
-           m.updated_at, m.updated_by
-    FROM public.measurements AS m
-    JOIN public.measurement_sources AS s ON s.source_id = m.source_id
-    WHERE m.series_id = ANY (p_series_ids)
-      AND m.ts >= p_from AND m.ts < p_to
-      AND (p_quality IS NULL OR m.quality = ANY (p_quality))
-      AND (p_source IS NULL OR s.code = p_source)
-      AND (p_after_series_id IS NULL OR (m.series_id, m.ts) > (p_after_series_id, p_after_ts))
-      AND reporting.check_series_range(p_series_ids, p_from, p_to)
+    SELECT mm.*
+    FROM public.matching_measurements(p_series_ids, p_from, p_to, p_quality, p_source) AS mm
+    WHERE (p_after_series_id IS NULL OR (mm.series_id, mm.ts) > (p_after_series_id, p_after_ts))
       AND p_limit BETWEEN 1 AND 5000
-    ORDER BY m.series_id, m.ts
+    ORDER BY mm.series_id, mm.ts
     LIMIT p_limit;
 $$;
 COMMENT ON FUNCTION api.get_measurements(integer[], timestamptz, timestamptz, smallint[], text, integer, timestamptz, integer) IS
