@@ -26,7 +26,16 @@ from core.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
+# In rising order of rights: each role may do everything the roles before it may.
 ROLES = ("viewer", "operator", "admin")
+# The least role that may open each dashboard page; a page not listed is refused.
+PAGE_MIN_ROLE = {
+    "overview": "viewer",
+    "metrics": "viewer",
+    "measurements": "operator",
+}
+FIRST_ADMIN = "admin"
+FIRST_ADMIN_PASSWORD_BYTES = 12
 PASSWORD_MIN_LENGTH = 10
 # argon2-cffi's defaults are the RFC 9106 low-memory Argon2id parameters;
 # raising them in a later release makes check_needs_rehash upgrade stored hashes.
@@ -174,8 +183,16 @@ def list_users(url: str) -> list[dict[str, Any]]:
 
 def authenticate(url: str, username: str, password: str, *, settings: Settings | None = None,
                  now: datetime | None = None) -> User | None:
+    """Open a connection to `url` and run `authenticate_on` on it."""
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        return authenticate_on(conn, username, password, settings=settings, now=now)
+
+
+def authenticate_on(conn: psycopg.Connection, username: str, password: str, *, settings: Settings | None = None,
+                    now: datetime | None = None) -> User | None:
     """Return the User when `username` and `password` are right and the account is enabled and unlocked.
 
+    `conn` needs EXECUTE on the login functions, as the write role has.
     Every attempt is recorded in public.login_events and logged as
     `auth.login_ok` or `auth.login_failed` with the reason. `now` replaces the
     database clock, for tests of the lockout window.
@@ -183,23 +200,23 @@ def authenticate(url: str, username: str, password: str, *, settings: Settings |
     settings = settings or get_settings()
     username = normalize_username(username)
 
-    with psycopg.connect(url, row_factory=dict_row) as conn:
-        password_hash = _call(conn, "public.get_password_hash", p_username=username)[0]["get_password_hash"]
+    password_hash = _call(conn, "public.get_password_hash", p_username=username)[0]["get_password_hash"]
 
-        # Verified even for unknown, disabled or locked accounts, so the
-        # response time does not tell which usernames exist.
-        password_ok = verify_password(password_hash, password)
+    # Verified even for unknown, disabled or locked accounts, so the
+    # response time does not tell which usernames exist.
+    password_ok = verify_password(password_hash, password)
 
-        params = {} if now is None else {"p_now": now}
-        outcome = _call(conn, "public.record_login_attempt", p_username=username, p_password_ok=password_ok,
-                        p_max_failures=settings.auth_max_failed_logins,
-                        p_window=timedelta(minutes=settings.auth_failure_window_min),
-                        p_lockout=timedelta(minutes=settings.auth_lockout_min), **params)[0]
+    params = {} if now is None else {"p_now": now}
+    outcome = _call(conn, "public.record_login_attempt", p_username=username, p_password_ok=password_ok,
+                    p_max_failures=settings.auth_max_failed_logins,
+                    p_window=timedelta(minutes=settings.auth_failure_window_min),
+                    p_lockout=timedelta(minutes=settings.auth_lockout_min), **params)[0]
 
-        if outcome["success"] and HASHER.check_needs_rehash(password_hash):
-            _call(conn, "public.set_app_user_password", p_username=username, p_password_hash=hash_password(password),
-                  p_rehash=True)
-            log.info("auth.rehashed", extra=fields(username=username))
+    if outcome["success"] and HASHER.check_needs_rehash(password_hash):
+        _call(conn, "public.set_app_user_password", p_username=username, p_password_hash=hash_password(password),
+              p_rehash=True)
+        log.info("auth.rehashed", extra=fields(username=username))
+    conn.commit()
 
     if not outcome["success"]:
         log.warning("auth.login_failed", extra=fields(username=username, reason=outcome["reason"],
@@ -209,3 +226,32 @@ def authenticate(url: str, username: str, password: str, *, settings: Settings |
 
     log.info("auth.login_ok", extra=fields(username=username, role=outcome["role"]))
     return User(outcome["user_id"], username, outcome["display_name"], outcome["role"])
+
+
+def may_open(role: str | None, page: str) -> bool:
+    """True when an account of `role` may use dashboard page `page`; unknown pages and roles get False."""
+    needed = PAGE_MIN_ROLE.get(page)
+    if role not in ROLES or needed is None:
+        return False
+    return ROLES.index(role) >= ROLES.index(needed)
+
+
+def create_first_admin(url: str, username: str = FIRST_ADMIN) -> str | None:
+    """Create account `username` with role admin and a generated password when no account exists yet.
+
+    Return the password, which the caller shows once and nobody stores, or
+    None when accounts exist already (also when another process created the
+    first one a moment earlier).
+    """
+    if list_users(url):
+        return None
+
+    password = secrets.token_urlsafe(FIRST_ADMIN_PASSWORD_BYTES)
+    try:
+        add_user(url, username, "admin", password, display_name=username)
+    except AuthError as error:
+        if error.key == "auth.error.user_exists":
+            return None
+        raise
+    log.info("auth.first_admin_created", extra=fields(username=username))
+    return password

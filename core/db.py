@@ -29,13 +29,14 @@ PARAMETER_NAME = re.compile(r"^p_[a-z0-9_]{1,60}$")
 
 
 class DatabaseError(RuntimeError):
-    """A database call failed; `diag` carries PostgreSQL's message, hint and SQLSTATE."""
+    """A database call failed, with PostgreSQL's SQLSTATE, message, hint and the column at fault (if any)."""
 
     def __init__(self, function: str, error: psycopg.Error):
         self.function = function
         self.sqlstate = error.sqlstate
         self.message = error.diag.message_primary or str(error)
         self.hint = error.diag.message_hint
+        self.column = error.diag.column_name
         super().__init__(f"{function}: {self.message}" + (f" ({self.hint})" if self.hint else ""))
 
 

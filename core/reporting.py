@@ -95,3 +95,23 @@ def get_rollup_status(db: Database) -> pd.DataFrame:
     """
     frame = db.frame("reporting.get_rollup_status")
     return _as_utc(frame, ("watermark", "oldest_pending", "last_refresh_at"))
+
+
+def list_reason_codes(db: Database) -> pd.DataFrame:
+    """Return the reasons an operator may give for a change, in display order (reporting.v_reason_codes)."""
+    return db.view("reporting.v_reason_codes", order_by=("sort_order",))
+
+
+CORRECTION_COLUMNS = ("series_id", "ts", "value", "original_value", "quality", "substituted", "source", "version",
+                      "updated_at", "updated_by")
+
+
+def get_corrections(db: Database, series_ids: Sequence[int], start: datetime, end: datetime,
+                    limit: int = 2000) -> pd.DataFrame:
+    """Return the corrected readings of the series in [start, end), at most `limit` (reporting.get_corrections)."""
+    frame = db.frame("reporting.get_corrections", p_series_ids=list(series_ids), p_from=start, p_to=end,
+                     p_limit=limit)
+    frame = frame.reindex(columns=list(CORRECTION_COLUMNS))
+    for column in ("value", "original_value"):
+        frame[column] = frame[column].astype("float64")
+    return _as_utc(frame, ("ts", "updated_at"))

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
         15, ge=1, le=1440, description="Minutes over which wrong passwords are counted towards a lockout."
     )
     auth_lockout_min: int = Field(15, ge=1, le=1440, description="Minutes an account stays locked.")
+    auth_idle_timeout_min: int = Field(
+        30, ge=1, le=1440, description="Minutes without any click after which a dashboard session signs out."
+    )
     language: Literal["zh-CN", "en"] = Field("zh-CN", description="Language of CLI output and the dashboard's default.")
     log_format: Literal["json", "text"] = Field("text", description="Log line format.")
     log_routing: Literal["by_run", "by_module"] = Field("by_module", description="One log file per run or per module.")
