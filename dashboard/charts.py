@@ -168,7 +168,8 @@ def _axis_layout(number: int, title: str) -> dict:
 
 
 def add_series_traces(figure: go.Figure, points: pd.DataFrame, series_row: pd.Series, label: str,
-                      color: str, axis_id: str, granularity: str, tz: str, lang: str) -> None:
+                      color: str, axis_id: str, granularity: str, tz: str, lang: str,
+                      corrections: pd.DataFrame | None = None) -> None:
     x_values = _local_strings(points["bucket"], tz)
     decimals = int(series_row["decimals"])
     unit = series_row["unit"]
@@ -189,19 +190,48 @@ def add_series_traces(figure: go.Figure, points: pd.DataFrame, series_row: pd.Se
         hovertemplate=f"%{{y:.{decimals}f}} {unit}".rstrip(),
     ))
 
+    add_correction_markers(figure, points, corrections, label, color, axis_id, decimals, unit, tz, lang)
+
+
+def add_correction_markers(figure: go.Figure, points: pd.DataFrame, corrections: pd.DataFrame | None, label: str,
+                           color: str, axis_id: str, decimals: int, unit: str, tz: str, lang: str) -> None:
+    """Mark corrected readings: each one with its first ingested value on hover, else each bucket holding some.
+
+    `corrections` are this series' rows of reporting.get_corrections; they
+    are given for raw data, where a point is one reading.
+    """
+    value_format = f"%{{y:.{decimals}f}} {unit}".rstrip()
+    name = t("metrics.corrected", lang, series=label)
+    marker = {"symbol": "x", "size": 10, "color": color, "line": {"width": 2, "color": color}}
+
+    if corrections is not None and not corrections.empty:
+        originals = [t("metrics.original_missing", lang) if pd.isna(value) else f"{value:.{decimals}f} {unit}".rstrip()
+                     for value in corrections["original_value"]]
+        figure.add_trace(go.Scatter(
+            x=_local_strings(corrections["ts"], tz), y=_as_list(corrections["value"]), yaxis=axis_id, name=name,
+            legendgroup=label, mode="markers", marker=marker,
+            customdata=list(zip(originals, corrections["updated_by"].fillna(""))),
+            hovertemplate=t("metrics.corrected_hover", lang, value=value_format, original="%{customdata[0]}",
+                            user="%{customdata[1]}"),
+        ))
+        return
+
     corrected = points[points["substituted_count"] > 0]
     if not corrected.empty:
         figure.add_trace(go.Scatter(
-            x=_local_strings(corrected["bucket"], tz), y=_as_list(corrected["value"]), yaxis=axis_id,
-            name=t("metrics.corrected", lang, series=label), legendgroup=label, mode="markers",
-            marker={"symbol": "x", "size": 9, "color": color},
-            hovertemplate=f"%{{y:.{decimals}f}} {unit}".rstrip(),
+            x=_local_strings(corrected["bucket"], tz), y=_as_list(corrected["value"]), yaxis=axis_id, name=name,
+            legendgroup=label, mode="markers", marker=marker, customdata=_as_list(corrected["substituted_count"]),
+            hovertemplate=t("metrics.corrected_bucket_hover", lang, value=value_format, count="%{customdata}"),
         ))
 
 
 def build_figure(data: pd.DataFrame, selected: pd.DataFrame, granularity: str, tz: str, lang: str,
-                 zones_differ: bool = False) -> go.Figure:
+                 zones_differ: bool = False, corrections: pd.DataFrame | None = None) -> go.Figure:
     """Build the chart: one line per series, min/max bands for bucketed data, one y axis per unit.
+
+    `corrections` (reporting.get_corrections) mark corrected raw readings
+    with their original values; without them, buckets holding corrections
+    are marked.
 
     `zones_differ` is True when some series belong to stations outside zone
     `tz`, and the time axis title then mentions it.
@@ -219,7 +249,11 @@ def build_figure(data: pd.DataFrame, selected: pd.DataFrame, granularity: str, t
         points = insert_gap_breaks(points, step_s)
         color = PALETTE[index % len(PALETTE)]
         axis_id = axes[series_row["unit"]][0]
-        add_series_traces(figure, points, series_row, labels[series_id], color, axis_id, granularity, tz, lang)
+        series_corrections = None
+        if corrections is not None and granularity == "raw":
+            series_corrections = corrections[corrections["series_id"] == series_id]
+        add_series_traces(figure, points, series_row, labels[series_id], color, axis_id, granularity, tz, lang,
+                          series_corrections)
 
     layout_axes = {}
     for number, (_unit, (axis_id, title)) in enumerate(axes.items(), start=1):

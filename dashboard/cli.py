@@ -174,10 +174,20 @@ def prepare_database(url: str, settings: Settings) -> None:
         demo = generate_demo(url, stations=demo_stations, days=settings.demo_days,
                              interval_min=settings.demo_interval_min)
         say(settings, "cli.demo_topped_up", stations=demo_stations, rows=demo.rows)
+    create_first_admin(url, settings)
     # The sidecar refreshes on a schedule; refreshing here makes the first
     # charts read rollups instead of aggregating all history from raw rows.
     for report in refresh_rollups(url, ["hourly", "daily"]):
         say_refreshed(settings, report)
+
+
+def create_first_admin(url: str, settings: Settings) -> None:
+    """Create the admin account on a database without accounts and print its password, this once only."""
+    from core.auth import FIRST_ADMIN, create_first_admin as create
+
+    password = create(url)
+    if password is not None:
+        say(settings, "cli.first_admin", username=FIRST_ADMIN, password=password)
 
 
 def cmd_run(args, settings: Settings) -> int:

@@ -17,7 +17,7 @@ import streamlit as st
 
 from core.i18n import t
 from core.reporting import AUTO, DEFAULT_MAX_POINTS, GRANULARITIES
-from dashboard import charts, ui
+from dashboard import charts, session, ui
 
 PRESET_DURATIONS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 CUSTOM_RANGE = "custom"
@@ -528,7 +528,9 @@ def render_data(chart: ChartData, selected: pd.DataFrame, window: Window, reques
     if points > DEFAULT_MAX_POINTS:
         st.caption(t("metrics.many_points", lang, points=points))
 
-    figure = charts.build_figure(data, selected, chart.granularity, tz, lang, zones_differ=zone.differs)
+    corrections = load_corrections(selected, window, lang) if chart.granularity == "raw" else None
+    figure = charts.build_figure(data, selected, chart.granularity, tz, lang, zones_differ=zone.differs,
+                                 corrections=corrections)
     st.plotly_chart(figure, config={"displaylogo": False}, key="metrics_chart")
     render_freshness(chart.granularity, tz, lang)
 
@@ -537,6 +539,16 @@ def render_data(chart: ChartData, selected: pd.DataFrame, window: Window, reques
     render_table(table, decimals_by_column)
     file_stem = f"{'+'.join(stations)}-{ui.local_date(window.start, tz):%Y%m%d}-{chart.granularity}"
     render_downloads(table, file_stem, lang)
+
+
+def load_corrections(selected: pd.DataFrame, window: Window, lang: str) -> pd.DataFrame | None:
+    """Corrected readings in the window, for their markers; None (markers per bucket) when the query failed."""
+    try:
+        return ui.query("get_corrections", series_ids=tuple(int(s) for s in selected["series_id"]),
+                        start=window.start, end=window.end)
+    except ui.QUERY_ERRORS as error:
+        ui.show_panel_error("metrics.panel_corrections", error, lang)
+        return None
 
 
 def remember(key: str, value: list[str]) -> list[str] | None:
@@ -548,6 +560,7 @@ def remember(key: str, value: list[str]) -> list[str] | None:
 
 def render() -> None:
     lang = ui.language()
+    session.require_page("metrics", lang)
     st.title(t("metrics.title", lang))
     catalogue = with_device_keys(ui.load_series_catalogue(lang))
     ui.relabel_widgets((STATIONS_KEY, DEVICES_KEY, METRICS_KEY, RANGE_KEY, GRANULARITY_KEY))

@@ -7,7 +7,7 @@ import streamlit as st
 
 from core.i18n import t
 from core.settings import get_settings
-from dashboard import ui
+from dashboard import session, ui
 
 CARDS_PER_ROW = 3
 
@@ -60,6 +60,7 @@ def render_card(station: pd.Series, lang: str) -> None:
 
 def render() -> None:
     lang = ui.language()
+    session.require_page("overview", lang)
     st.title(t("overview.title", lang))
     try:
         overview = ui.query("get_station_overview")

@@ -23,6 +23,7 @@ import psycopg
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
+from core import auth
 from core.ingest import import_files
 from core.migrate import migrate
 from core.settings import PROJECT_ROOT, load_settings
@@ -104,8 +105,29 @@ def second_station(browser_db_url) -> str:
     return SECOND_STATION
 
 
+VIEWER = "browser-viewer"
+PASSWORD = "Pumpen-Haus-2024"
+
+
 @pytest.fixture(scope="module")
-def app_url(browser_db_url, hsy_station, second_station, artifacts_dir, tmp_path_factory) -> str:
+def viewer(browser_db_url) -> str:
+    """A viewer account on the browser database; the tests log in with it."""
+    if not any(user["username"] == VIEWER for user in auth.list_users(browser_db_url)):
+        auth.add_user(browser_db_url, VIEWER, "viewer", PASSWORD)
+    return VIEWER
+
+
+def log_in(page: Page, username: str, password: str = PASSWORD) -> None:
+    """Fill in and send the login form that any page shows first."""
+    page.get_by_label("用户名").fill(username)
+    page.get_by_label("密码").fill(password)
+    page.get_by_role("button", name="登录").click()
+    expect(page.get_by_role("button", name="退出登录")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    wait_idle(page)
+
+
+@pytest.fixture(scope="module")
+def app_url(browser_db_url, hsy_station, second_station, viewer, artifacts_dir, tmp_path_factory) -> str:
     """Base URL of `streamlit run dashboard/app.py` on a free loopback port, stopped after the module."""
     port = free_port()
     env = {**os.environ, "DATABASE_URL": browser_db_url,
@@ -218,6 +240,7 @@ def x_tick_labels(page: Page) -> list[str]:
 def test_hsy_link_shows_chinese_chart(page, app_url, artifacts_dir):
     """A link with the selection reopens pump 1.1 flow for 15-16 Nov 2024 with Chinese labels."""
     page.goto(f"{app_url}/{HSY_LINK}")
+    log_in(page, VIEWER)
     wait_for_chart(page, "1.1 号泵 · 瞬时流量")
 
     chart = page.locator(CHART)
@@ -237,6 +260,7 @@ def test_hsy_link_shows_chinese_chart(page, app_url, artifacts_dir):
 def test_hsy_view_built_by_clicking(page, app_url, artifacts_dir):
     """Navigate from the overview and pick station, pump 1.1, flow and 15-16 Nov by hand; the URL follows."""
     page.goto(app_url)
+    log_in(page, VIEWER)
     page.get_by_role("link", name="站点曲线").click()
     wait_for_chart(page)
 
@@ -285,6 +309,8 @@ def test_hsy_view_built_by_clicking(page, app_url, artifacts_dir):
     second = page.context.new_page()
     second.route(lambda url: not is_local(url), lambda route: route.abort())
     second.goto(link)
+    # A new tab is a new Streamlit session, so it logs in again; the link's view survives the login.
+    log_in(second, VIEWER)
     wait_for_chart(second, "1.1 号泵 · 瞬时流量")
     expect(second.get_by_text("时间范围：2024-11-15 00:00 至 2024-11-17 00:00（Europe/Helsinki）")).to_be_visible()
 
@@ -292,6 +318,7 @@ def test_hsy_view_built_by_clicking(page, app_url, artifacts_dir):
 def test_english_switch_relabels_chart(page, app_url, artifacts_dir):
     """Choosing English in the sidebar relabels axes and legend and puts lang=en in the URL."""
     page.goto(f"{app_url}/{HSY_LINK}")
+    log_in(page, VIEWER)
     wait_for_chart(page, "1.1 号泵 · 瞬时流量")
 
     page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").click()
@@ -318,6 +345,7 @@ def test_second_station_on_one_chart(page, app_url, artifacts_dir):
     differ. The freshness note names the hourly watermark.
     """
     page.goto(f"{app_url}/{HSY_LINK}&granularity=hourly")
+    log_in(page, VIEWER)
     wait_for_chart(page, "1.1 号泵 · 瞬时流量")
 
     stations = page.get_by_test_id("stMultiSelect").filter(has_text="泵站")

@@ -22,6 +22,7 @@ from streamlit.testing.v1 import AppTest
 from core.i18n import t
 from core.migrate import migrate
 from dashboard import charts, ui
+from tests.pagetools import signed_in_app
 from tests.conftest import free_port
 
 APP_FILE = "../dashboard/app.py"
@@ -163,8 +164,7 @@ def app_env(monkeypatch, db_url, metrics_station, multi_stations, guard_station)
 
 def open_metrics(**query_params) -> AppTest:
     """Run the app with `query_params` in the URL, switch to the metrics page and run it."""
-    at = AppTest.from_file(APP_FILE, default_timeout=RUN_TIMEOUT_S)
-    at.query_params.update(query_params)
+    at = signed_in_app(**query_params)
     at.run()
     at.switch_page(METRICS_PAGE).run()
     assert not at.exception, [exception.value for exception in at.exception]

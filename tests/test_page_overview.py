@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.i18n import t
 from dashboard import ui
+from tests.pagetools import signed_in_app
 
 APP_FILE = "../dashboard/app.py"
 RUN_TIMEOUT_S = 60
@@ -94,8 +95,7 @@ def card_texts(at: AppTest) -> list[str]:
 
 
 def open_overview(**query_params) -> AppTest:
-    at = AppTest.from_file(APP_FILE, default_timeout=RUN_TIMEOUT_S)
-    at.query_params.update(query_params)
+    at = signed_in_app(**query_params)
     at.run()
     assert not at.exception, [exception.value for exception in at.exception]
     return at
