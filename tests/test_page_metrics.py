@@ -22,7 +22,7 @@ from streamlit.testing.v1 import AppTest
 from core.i18n import t
 from core.migrate import migrate
 from dashboard import charts, ui
-from tests.conftest import free_port
+from tests.conftest import app_role_env, free_port
 
 APP_FILE = "../dashboard/app.py"
 METRICS_PAGE = "../pages/metrics.py"
@@ -153,9 +153,11 @@ def guard_station(db_url) -> None:
 
 
 @pytest.fixture
-def app_env(monkeypatch, db_url, metrics_station, multi_stations, guard_station):
-    """Point the app at the test database and start from an empty query cache."""
+def app_env(monkeypatch, db_url, app_role_urls, metrics_station, multi_stations, guard_station):
+    """Point the app at the test database, its pools at the login roles, and start from an empty query cache."""
     monkeypatch.setenv("DATABASE_URL", db_url)
+    for name, value in app_role_env(app_role_urls, db_url).items():
+        monkeypatch.setenv(name, value)
     monkeypatch.delenv("PUMPDASH_LANGUAGE", raising=False)
     ui.clear_query_cache()
     return db_url

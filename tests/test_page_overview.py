@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.i18n import t
 from dashboard import ui
+from tests.conftest import app_role_env
 
 APP_FILE = "../dashboard/app.py"
 RUN_TIMEOUT_S = 60
@@ -75,8 +76,10 @@ def overview_stations(db_url):
 
 
 @pytest.fixture
-def app_env(monkeypatch, db_url, overview_stations):
+def app_env(monkeypatch, db_url, app_role_urls, overview_stations):
     monkeypatch.setenv("DATABASE_URL", db_url)
+    for name, value in app_role_env(app_role_urls, db_url).items():
+        monkeypatch.setenv(name, value)
     monkeypatch.delenv("PUMPDASH_LANGUAGE", raising=False)
     ui.clear_query_cache()
 
