@@ -19,7 +19,7 @@ from core import reporting
 from core.db import Database
 from core.dbroles import LOGIN_ROLES, READ_ROLE, RoleProvisioningError, password_file, provision_login_roles
 from core.i18n import t
-from dashboard.cli import refresh_rollups
+from dashboard.cli import describe_error, refresh_rollups
 
 STATION = "dbroles-test"
 SHANGHAI = timezone(timedelta(hours=8))
@@ -160,6 +160,15 @@ def test_missing_createrole_named(plain_user_url, tmp_path):
         "SUPERUSER. Have a superuser run ALTER ROLE dbroles_test_plain CREATEROLE, or have an administrator create "
         "the roles and set PUMPDASH_READ_DATABASE_URL, PUMPDASH_WRITE_DATABASE_URL and PUMPDASH_MAINT_DATABASE_URL.")
     assert not (tmp_path / "secrets").exists()
+
+
+def test_cli_names_missing_createrole_in_chinese():
+    error = RoleProvisioningError("dbroles.error.no_createrole", user="app")
+
+    assert describe_error(error, "zh-CN") == (
+        "数据库用户 app 既没有 CREATEROLE 权限也不是超级用户，无法创建看板的登录角色。请由超级用户执行 "
+        "ALTER ROLE app CREATEROLE，或由数据库管理员创建这些角色，再设置 PUMPDASH_READ_DATABASE_URL、"
+        "PUMPDASH_WRITE_DATABASE_URL 和 PUMPDASH_MAINT_DATABASE_URL。")
 
 
 def test_extra_membership_rejected(admin, db_url, app_roles_dir):
