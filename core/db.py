@@ -1,7 +1,8 @@
 """Connection pools and calls of database functions.
 
 Two pools per process: the read pool opens every transaction read-only with
-a statement timeout; the write pool is for api.* and maintenance calls.
+a statement timeout; the write pool is for api.* and maintenance calls. The
+pools may connect as different roles (see core/dbroles.py).
 Every call of a database function is logged as a `db.exec.*` event with the
 function name, duration and row count.
 """
@@ -58,17 +59,21 @@ def function_call(function: str, params: dict[str, Any]) -> sql.Composed:
 
 
 class Database:
-    """The read and write pools of one process, opened on first use."""
+    """The read and write pools of one process, opened on first use.
 
-    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 8, statement_timeout_ms: int = 30_000,
-                 application_name: str = "pumpdash"):
+    `url` is the read pool's connection string and `write_url` the write
+    pool's (default: `url`).
+    """
+
+    def __init__(self, url: str, *, write_url: str | None = None, min_size: int = 1, max_size: int = 8,
+                 statement_timeout_ms: int = 30_000, application_name: str = "pumpdash"):
         read_options = f"-c default_transaction_read_only=on -c statement_timeout={statement_timeout_ms}"
         self.read_pool = ConnectionPool(
             url, min_size=min_size, max_size=max_size, open=False, name="read",
             kwargs={"options": read_options, "application_name": f"{application_name}-read"},
         )
         self.write_pool = ConnectionPool(
-            url, min_size=min_size, max_size=max_size, open=False, name="write",
+            write_url or url, min_size=min_size, max_size=max_size, open=False, name="write",
             kwargs={"application_name": f"{application_name}-write"},
         )
 

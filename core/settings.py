@@ -31,6 +31,18 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("DATABASE_URL", "PUMPDASH_DATABASE_URL", "database_url"),
         description="External PostgreSQL 15-18; when set, no embedded server is started.",
     )
+    read_database_url: SecretStr | None = Field(
+        None,
+        description="Login role of the dashboard's read pool (member of pumpdash_read); unset: provisioned at start.",
+    )
+    write_database_url: SecretStr | None = Field(
+        None,
+        description="Login role of the dashboard's write pool (member of pumpdash_write); unset: provisioned at start.",
+    )
+    maint_database_url: SecretStr | None = Field(
+        None,
+        description="Login role of the scheduler sidecar and `refresh` (member of pumpdash_maint); unset: provisioned.",
+    )
     db_port: int = Field(55432, ge=1024, le=65535, description="TCP port of the embedded server on 127.0.0.1.")
     db_name: str = Field("pumpdash", description="Database created on the embedded server.")
     db_server_settings: dict[str, str] = Field(

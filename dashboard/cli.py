@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
@@ -17,6 +18,9 @@ from core.i18n import normalize_language, t
 from core.logs import setup_logging
 from core.pgserver import PortInUseError, ServerError, server_from_settings
 from core.settings import PROJECT_ROOT, Settings, load_settings
+
+if TYPE_CHECKING:
+    from core.dbroles import RoleUrls
 
 log = logging.getLogger(__name__)
 
@@ -135,10 +139,11 @@ def describe_settings_error(error: ValidationError, lang: str) -> str:
 def describe_error(error: Exception, lang: str) -> str:
     from core.auth import AuthError
     from core.db import DatabaseError
+    from core.dbroles import RoleProvisioningError
     from core.ingest import IngestError
     from dashboard.launcher import LaunchError
 
-    if isinstance(error, (LaunchError, AuthError)):
+    if isinstance(error, (LaunchError, AuthError, RoleProvisioningError)):
         return t(error.key, lang, **error.params)
     if isinstance(error, IngestError) and error.key:
         return t(error.key, lang, **error.params)
@@ -155,8 +160,12 @@ def say(settings: Settings, key: str, **params) -> None:
     print(t(key, settings.language, **params), flush=True)
 
 
-def prepare_database(url: str, settings: Settings) -> None:
-    """Apply migrations, load demo data into an empty database or bring existing demo stations up to now."""
+def prepare_database(url: str, settings: Settings) -> RoleUrls:
+    """Apply migrations, load or top up demo data, provision the login roles and refresh the rollups.
+
+    Return the login roles' URLs: those given in settings, the others provisioned through the admin `url`.
+    """
+    from core.dbroles import resolve_role_urls
     from core.demo import count_demo_stations, database_has_stations, generate_demo
     from core.migrate import migrate
 
@@ -174,11 +183,13 @@ def prepare_database(url: str, settings: Settings) -> None:
         demo = generate_demo(url, stations=demo_stations, days=settings.demo_days,
                              interval_min=settings.demo_interval_min)
         say(settings, "cli.demo_topped_up", stations=demo_stations, rows=demo.rows)
+    roles = resolve_role_urls(settings, url)
     create_first_admin(url, settings)
     # The sidecar refreshes on a schedule; refreshing here makes the first
     # charts read rollups instead of aggregating all history from raw rows.
-    for report in refresh_rollups(url, ["hourly", "daily"]):
+    for report in refresh_rollups(roles.maint, ["hourly", "daily"]):
         say_refreshed(settings, report)
+    return roles
 
 
 def create_first_admin(url: str, settings: Settings) -> None:
@@ -283,7 +294,10 @@ def cmd_demo(args, settings: Settings) -> int:
 
 
 def refresh_rollups(url: str, rollups: list[str], *, rebuild: bool = False) -> list[dict]:
-    """Refresh (or rebuild) each named rollup through its database function; return their reports."""
+    """Refresh (or rebuild) each named rollup through its database function; return their reports.
+
+    `url` connects as the maintenance login role or as the admin.
+    """
     from core.db import Database
 
     function = "reporting.rebuild_rollup" if rebuild else "reporting.refresh_rollup"
@@ -306,13 +320,15 @@ def say_refreshed(settings: Settings, report: dict) -> None:
 
 
 def cmd_refresh(args, settings: Settings) -> int:
+    from core.dbroles import resolve_role_urls
     from core.migrate import migrate
     from dashboard.launcher import database_url
 
     rollups = ["hourly", "daily"] if args.rollup == "all" else [args.rollup]
     with database_url(settings) as url:
         migrate(url)
-        reports = refresh_rollups(url, rollups, rebuild=args.rebuild)
+        maint_url = resolve_role_urls(settings, url).maint
+        reports = refresh_rollups(maint_url, rollups, rebuild=args.rebuild)
     for report in reports:
         say_refreshed(settings, report)
     return 0

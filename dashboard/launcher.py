@@ -1,9 +1,11 @@
 """`python -m dashboard run`: own the embedded server, prepare the database, run Streamlit.
 
 The launcher starts (or reuses) the embedded PostgreSQL, applies migrations,
-loads demo data into an empty database and starts `streamlit run` as a child
-in its own process group. Ctrl-C or SIGTERM stops Streamlit first, then the
-database with a fast shutdown, so no process is left behind.
+loads demo data into an empty database, provisions the login roles and
+starts `streamlit run` as a child in its own process group. The child
+connects as the read and write login roles only and never gets the admin
+URL. Ctrl-C or SIGTERM stops Streamlit first, then the database with a
+fast shutdown, so no process is left behind.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import urllib.request
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
+from core.dbroles import RoleUrls
 from core.logs import fields
 from core.pgserver import EmbeddedServer, port_is_free, server_from_settings
 from core.settings import PROJECT_ROOT, Settings
@@ -25,6 +28,10 @@ from core.settings import PROJECT_ROOT, Settings
 log = logging.getLogger(__name__)
 
 APP_FILE = PROJECT_ROOT / "dashboard" / "app.py"
+# Connection strings Streamlit must not inherit: the admin's and the
+# maintenance role's. pydantic-settings matches environment names in any
+# case (case_sensitive is False by default), so the check ignores case.
+WITHHELD_VARIABLES = {"DATABASE_URL", "PUMPDASH_DATABASE_URL", "PUMPDASH_MAINT_DATABASE_URL"}
 HEALTH_TIMEOUT_S = 60
 STOP_TIMEOUT_S = 10
 
@@ -64,6 +71,17 @@ def streamlit_command(settings: Settings) -> list[str]:
     ]
 
 
+def streamlit_environment(settings: Settings, roles: RoleUrls) -> dict[str, str]:
+    """Return this process's environment for Streamlit: the two pool roles' URLs and no other connection string."""
+    env = {key: value for key, value in os.environ.items() if key.upper() not in WITHHELD_VARIABLES}
+    env.update({
+        "PUMPDASH_READ_DATABASE_URL": roles.read,
+        "PUMPDASH_WRITE_DATABASE_URL": roles.write,
+        "PUMPDASH_LANGUAGE": settings.language,
+    })
+    return env
+
+
 def wait_for_health(port: int, process: subprocess.Popen, timeout_s: float = HEALTH_TIMEOUT_S) -> bool:
     """Poll Streamlit's health endpoint until it returns ok, the child exits or the timeout passes."""
     deadline = time.monotonic() + timeout_s
@@ -95,10 +113,11 @@ def stop_process_group(process: subprocess.Popen) -> None:
         pass
 
 
-def run_dashboard(settings: Settings, *, prepare: Callable[[str], None], say: Callable[[str], None],
+def run_dashboard(settings: Settings, *, prepare: Callable[[str], RoleUrls], say: Callable[[str], None],
                   keep_db: bool = False) -> tuple[int, bool]:
     """Start the database and Streamlit, block until a signal or Streamlit exits.
 
+    `prepare` gets the admin URL and returns the login roles' URLs.
     Return the exit code and whether the embedded server was stopped.
     """
     if not port_is_free(settings.web_port):
@@ -123,9 +142,9 @@ def run_dashboard(settings: Settings, *, prepare: Callable[[str], None], say: Ca
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     process = None
     try:
-        prepare(url)
-        env = {**os.environ, "DATABASE_URL": url, "PUMPDASH_LANGUAGE": settings.language}
-        process = subprocess.Popen(streamlit_command(settings), cwd=PROJECT_ROOT, env=env, start_new_session=True)
+        roles = prepare(url)
+        process = subprocess.Popen(streamlit_command(settings), cwd=PROJECT_ROOT,
+                                   env=streamlit_environment(settings, roles), start_new_session=True)
         log.info("launcher.streamlit_started", extra=fields(pid=process.pid, port=settings.web_port))
         if not wait_for_health(settings.web_port, process):
             raise LaunchError("cli.error.streamlit_failed", code=process.poll(), timeout_s=HEALTH_TIMEOUT_S)

@@ -1,6 +1,6 @@
 """Streamlit-side helpers shared by the pages.
 
-- one `Database` (read and write pools) per process and database URL,
+- one `Database` (read and write pools) per process and pair of database URLs,
 - cached reporting queries keyed by their inputs, and a way to clear them,
 - the language switch and the selection kept in the URL query string,
 - time conversion and formatting in a station's time zone,
@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterable, NoReturn
@@ -123,12 +124,34 @@ def relabel_widgets(keys: Iterable[str]) -> None:
 
 # -- database ---------------------------------------------------------------
 
-def database_url() -> str | None:
-    """Return the database URL from DATABASE_URL (or PUMPDASH_DATABASE_URL, configs/database.yaml)."""
+@dataclass(frozen=True)
+class DatabaseUrls:
+    """Connection strings of the read and write pools; repr hides them because they contain passwords."""
+
+    read: str = field(repr=False)
+    write: str = field(repr=False)
+
+
+def database_urls() -> DatabaseUrls | None:
+    """Return the pools' connection strings, or None when no database is configured.
+
+    The launcher sets PUMPDASH_READ_DATABASE_URL and PUMPDASH_WRITE_DATABASE_URL
+    to least-privilege login roles. A pool whose variable is unset uses
+    DATABASE_URL, so `streamlit run dashboard/app.py` with only DATABASE_URL
+    works for development.
+    """
     settings = load_settings()
-    if settings.database_url is None:
+    read = settings.read_database_url or settings.database_url
+    write = settings.write_database_url or settings.database_url
+    if read is None or write is None:
         return None
-    return settings.database_url.get_secret_value()
+    return DatabaseUrls(read=read.get_secret_value(), write=write.get_secret_value())
+
+
+def database_url() -> str | None:
+    """Return the read pool's connection string (see database_urls), or None when none is configured."""
+    urls = database_urls()
+    return None if urls is None else urls.read
 
 
 def _short_detail(error: BaseException) -> str:
@@ -158,37 +181,42 @@ def _close_database(db: Database) -> None:
 # query waits for the pool's 30 s connection timeout before its panel shows
 # the failure note.
 @st.cache_resource(show_spinner=False, on_release=_close_database)
-def _open_database(url: str) -> Database:
-    _probe(url)
+def _open_database(read_url: str, write_url: str) -> Database:
+    _probe(read_url)
+    if write_url != read_url:
+        _probe(write_url)
     settings = load_settings()
-    db = Database(url, min_size=settings.pool_min_size, max_size=settings.pool_max_size,
+    db = Database(read_url, write_url=write_url, min_size=settings.pool_min_size, max_size=settings.pool_max_size,
                   statement_timeout_ms=settings.statement_timeout_ms, application_name="pumpdash-web")
     log.info("ui.database_opened", extra=fields(pool_max_size=settings.pool_max_size))
     return db.open()
 
 
-def get_database() -> Database:
-    """Return this process's Database for the configured URL; raise DatabaseUnavailable when there is none."""
-    url = database_url()
-    if url is None:
+def _configured_urls() -> DatabaseUrls:
+    urls = database_urls()
+    if urls is None:
         raise DatabaseUnavailable("db.not_configured")
-    return _open_database(url)
+    return urls
+
+
+def get_database() -> Database:
+    """Return this process's Database for the configured URLs; raise DatabaseUnavailable when there are none."""
+    urls = _configured_urls()
+    return _open_database(urls.read, urls.write)
 
 
 @st.cache_data(ttl=QUERY_CACHE_TTL_S, show_spinner=False, max_entries=500)
-def _cached_report(url: str, report_name: str, params: dict[str, Any]) -> Any:
-    # `url` is part of the cache key so two databases in one process (tests,
-    # or a changed DATABASE_URL) never share results.
+def _cached_report(read_url: str, write_url: str, report_name: str, params: dict[str, Any]) -> Any:
+    # The URLs are part of the cache key so two databases in one process
+    # (tests, or a changed DATABASE_URL) never share results.
     report_function = getattr(reporting, report_name)
-    return report_function(_open_database(url), **params)
+    return report_function(_open_database(read_url, write_url), **params)
 
 
 def query(report_name: str, **params: Any) -> Any:
     """Call core.reporting.<report_name>(db, **params), cached for QUERY_CACHE_TTL_S per distinct input."""
-    url = database_url()
-    if url is None:
-        raise DatabaseUnavailable("db.not_configured")
-    return _cached_report(url, report_name, params)
+    urls = _configured_urls()
+    return _cached_report(urls.read, urls.write, report_name, params)
 
 
 def clear_query_cache() -> None:

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from core.db import Database
+from core.dbroles import RoleUrls, provision_login_roles
 from core.migrate import migrate
 from core.pgserver import EmbeddedServer
 from core.settings import PROJECT_ROOT
@@ -50,6 +52,46 @@ def database(db_url):
     db = Database(db_url, min_size=1, max_size=4).open()
     yield db
     db.close()
+
+
+@pytest.fixture(scope="session")
+def app_roles_dir(tmp_path_factory) -> Path:
+    """Data folder whose secrets/ contains the test server's login role passwords."""
+    return tmp_path_factory.mktemp("app-roles")
+
+
+@pytest.fixture(scope="session")
+def app_role_urls(db_url, app_roles_dir) -> RoleUrls:
+    """The app's login roles, provisioned on the test server; their URLs connect to the test database.
+
+    Roles are cluster-wide, so provisioning them again with another data
+    folder would change their passwords: tests that run the CLI pass these
+    URLs instead (see app_role_env).
+    """
+    return provision_login_roles(db_url, app_roles_dir)
+
+
+def app_role_env(role_urls: RoleUrls, database_url: str) -> dict[str, str]:
+    """Environment variables that make the app connect as the login roles to the database of `database_url`."""
+    database = conninfo_to_dict(database_url)["dbname"]
+    return {
+        "PUMPDASH_READ_DATABASE_URL": make_conninfo(role_urls.read, dbname=database),
+        "PUMPDASH_WRITE_DATABASE_URL": make_conninfo(role_urls.write, dbname=database),
+        "PUMPDASH_MAINT_DATABASE_URL": make_conninfo(role_urls.maint, dbname=database),
+    }
+
+
+@pytest.fixture
+def app_database(monkeypatch, db_url, app_role_urls) -> str:
+    """Point the app at the test database with its pools as the login roles, from an empty query cache."""
+    from dashboard import ui
+
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    for name, value in app_role_env(app_role_urls, db_url).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("PUMPDASH_LANGUAGE", raising=False)
+    ui.clear_query_cache()
+    return db_url
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from core import auth
 from core.ingest import import_files
 from core.migrate import migrate
 from core.settings import PROJECT_ROOT, load_settings
-from tests.conftest import ARTIFACTS_DIR, free_port
+from tests.conftest import ARTIFACTS_DIR, app_role_env, free_port
 
 pytestmark = pytest.mark.browser
 
@@ -127,10 +127,10 @@ def log_in(page: Page, username: str, password: str = PASSWORD) -> None:
 
 
 @pytest.fixture(scope="module")
-def app_url(browser_db_url, hsy_station, second_station, viewer, artifacts_dir, tmp_path_factory) -> str:
+def app_url(browser_db_url, app_role_urls, hsy_station, second_station, viewer, artifacts_dir, tmp_path_factory) -> str:
     """Base URL of `streamlit run dashboard/app.py` on a free loopback port, stopped after the module."""
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": browser_db_url,
+    env = {**os.environ, "DATABASE_URL": browser_db_url, **app_role_env(app_role_urls, browser_db_url),
            "PUMPDASH_DATA_DIR": str(tmp_path_factory.mktemp("streamlit-data"))}
     env.pop("PUMPDASH_LANGUAGE", None)
     command = [

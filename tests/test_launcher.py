@@ -14,9 +14,10 @@ from pathlib import Path
 import psutil
 import psycopg
 import pytest
+from psycopg.conninfo import conninfo_to_dict
 
 from core.settings import PROJECT_ROOT
-from tests.conftest import free_port
+from tests.conftest import app_role_env, free_port
 
 
 def _env(data_dir: Path, db_port: int, web_port: int) -> dict[str, str]:
@@ -93,7 +94,9 @@ def test_run_serves_dashboard_and_stops_on_sigterm(launcher_env):
         page = urllib.request.urlopen(url, timeout=5).read().decode()
         assert "<html" in page.lower()
         children = psutil.Process(process.pid).children(recursive=True)
-        assert any("streamlit" in " ".join(child.cmdline()) for child in children)
+        streamlit = [child for child in children if "streamlit" in " ".join(child.cmdline())]
+        assert len(streamlit) == 1
+        streamlit_env = streamlit[0].environ()
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)
@@ -101,14 +104,21 @@ def test_run_serves_dashboard_and_stops_on_sigterm(launcher_env):
 
     assert process.returncode == 0, "".join(output)
     assert "演示数据" in "".join(output)
+    # Streamlit connects as the two pool roles and never gets the admin's or the sidecar's URL.
+    assert conninfo_to_dict(streamlit_env["PUMPDASH_READ_DATABASE_URL"])["user"] == "pumpdash_web_read"
+    assert conninfo_to_dict(streamlit_env["PUMPDASH_WRITE_DATABASE_URL"])["user"] == "pumpdash_web_write"
+    assert {"DATABASE_URL", "PUMPDASH_DATABASE_URL", "PUMPDASH_MAINT_DATABASE_URL"} & set(streamlit_env) == set()
+    assert sorted(path.name for path in (data_dir / "secrets").iterdir()) == [
+        "pumpdash_sidecar.password", "pumpdash_web_read.password", "pumpdash_web_write.password"]
     assert _cli(env, "db", "status").returncode == 3
     assert _processes_using(data_dir) == []
     assert [child.pid for child in children if child.is_running() and child.status() != psutil.STATUS_ZOMBIE] == []
 
 
-def test_refresh_command_reports_each_rollup(db_url, tmp_path):
+def test_refresh_command_reports_each_rollup(db_url, app_role_urls, tmp_path):
     env = {key: value for key, value in os.environ.items() if not key.startswith("PUMPDASH_")}
-    env.update({"DATABASE_URL": db_url, "PUMPDASH_DATA_DIR": str(tmp_path), "PUMPDASH_LANGUAGE": "zh-CN"})
+    env.update({"DATABASE_URL": db_url, "PUMPDASH_DATA_DIR": str(tmp_path), "PUMPDASH_LANGUAGE": "zh-CN",
+                **app_role_env(app_role_urls, db_url)})
 
     both = _cli(env, "refresh")
     hourly_en = _cli(env, "--lang", "en", "refresh", "hourly")
@@ -122,6 +132,8 @@ def test_refresh_command_reports_each_rollup(db_url, tmp_path):
     assert "hourly" in hourly_en.stdout.lower()
     assert wrong.returncode == 2
     assert "weekly" in wrong.stderr
+    # All three role URLs were given, so no role was provisioned into the data folder.
+    assert not (tmp_path / "secrets").exists()
 
 
 def test_invalid_setting_named_without_traceback(launcher_env):

@@ -18,11 +18,8 @@ MEASUREMENTS_PAGE = "../pages/measurements.py"
 
 
 @pytest.fixture
-def app_env(monkeypatch, db_url):
-    monkeypatch.setenv("DATABASE_URL", db_url)
-    monkeypatch.delenv("PUMPDASH_LANGUAGE", raising=False)
-    ui.clear_query_cache()
-    return db_url
+def app_env(app_database):
+    return app_database
 
 
 @pytest.fixture

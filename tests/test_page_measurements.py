@@ -40,11 +40,8 @@ def station(request, db_url) -> tuple[str, int]:
 
 
 @pytest.fixture
-def app_env(monkeypatch, db_url):
-    monkeypatch.setenv("DATABASE_URL", db_url)
-    monkeypatch.delenv("PUMPDASH_LANGUAGE", raising=False)
-    ui.clear_query_cache()
-    return db_url
+def app_env(app_database):
+    return app_database
 
 
 def open_page(station_code: str, lang: str = "zh-CN", username: str = "op-anna") -> AppTest:

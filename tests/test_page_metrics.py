@@ -22,8 +22,8 @@ from streamlit.testing.v1 import AppTest
 from core.i18n import t
 from core.migrate import migrate
 from dashboard import charts, ui
-from tests.pagetools import signed_in_app
 from tests.conftest import free_port
+from tests.pagetools import signed_in_app
 
 APP_FILE = "../dashboard/app.py"
 METRICS_PAGE = "../pages/metrics.py"
@@ -154,12 +154,8 @@ def guard_station(db_url) -> None:
 
 
 @pytest.fixture
-def app_env(monkeypatch, db_url, metrics_station, multi_stations, guard_station):
-    """Point the app at the test database and start from an empty query cache."""
-    monkeypatch.setenv("DATABASE_URL", db_url)
-    monkeypatch.delenv("PUMPDASH_LANGUAGE", raising=False)
-    ui.clear_query_cache()
-    return db_url
+def app_env(app_database, metrics_station, multi_stations, guard_station):
+    return app_database
 
 
 def open_metrics(**query_params) -> AppTest:

@@ -76,10 +76,8 @@ def overview_stations(db_url):
 
 
 @pytest.fixture
-def app_env(monkeypatch, db_url, overview_stations):
-    monkeypatch.setenv("DATABASE_URL", db_url)
-    monkeypatch.delenv("PUMPDASH_LANGUAGE", raising=False)
-    ui.clear_query_cache()
+def app_env(app_database, overview_stations):
+    return app_database
 
 
 def stale_station_count(db_url: str) -> int:

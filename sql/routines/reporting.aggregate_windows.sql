@@ -78,4 +78,8 @@ AS $$
 $$;
 COMMENT ON FUNCTION reporting.aggregate_windows(integer[], timestamptz[], timestamptz[], text) IS
     'Rollup-shaped buckets (counts, sum, min, max, first, last) of the readings in windows [start, end) per series: hours from raw rows, local days from hourly reads; only buckets wholly inside a window.';
-GRANT EXECUTE ON FUNCTION reporting.aggregate_windows(integer[], timestamptz[], timestamptz[], text) TO pumpdash_read;
+-- Not granted to the app's read role, because it reads public tables.
+-- The app reaches it only through reporting.get_metrics_hourly,
+-- get_metrics_daily and refresh_rollup, which run with their owner's
+-- rights (SECURITY DEFINER).
+REVOKE EXECUTE ON FUNCTION reporting.aggregate_windows(integer[], timestamptz[], timestamptz[], text) FROM pumpdash_read;

@@ -8,7 +8,12 @@ RETURNS text
 LANGUAGE sql
 STABLE
 PARALLEL SAFE
+SECURITY DEFINER
+SET search_path = pg_catalog, public
 AS $$
+    -- SECURITY DEFINER: the app's read role has no privileges on public
+    -- tables, so public.series is read with the owner's rights.
+
     -- The finest of raw, hourly and daily whose expected points per series
     -- stay within p_max_points. Raw points are estimated from the shortest
     -- nominal sample interval of the series; unknown intervals count as one

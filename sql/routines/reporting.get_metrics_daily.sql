@@ -19,7 +19,12 @@ RETURNS TABLE (
 )
 LANGUAGE sql
 STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, public
 AS $$
+    -- SECURITY DEFINER: the app's read role has no privileges on public
+    -- tables or on reporting.read_rollup, which this function reaches with
+    -- its owner's rights.
     SELECT * FROM reporting.get_rollup_buckets('daily', p_series_ids, p_from, p_to);
 $$;
 COMMENT ON FUNCTION reporting.get_metrics_daily(integer[], timestamptz, timestamptz) IS

@@ -20,7 +20,13 @@ RETURNS TABLE (
 LANGUAGE sql
 STABLE
 PARALLEL SAFE
+SECURITY DEFINER
+SET search_path = pg_catalog, public
 AS $$
+    -- SECURITY DEFINER: the app's read role has no privileges on public
+    -- tables, so this function reads public.measurements with its owner's
+    -- rights.
+
     -- Raw readings in the same shape as buckets, so a chart draws any
     -- granularity the same way. A bad reading has no value.
     SELECT m.series_id,

@@ -40,4 +40,8 @@ AS $$
 $$;
 COMMENT ON FUNCTION reporting.get_rollup_buckets(text, integer[], timestamptz, timestamptz) IS
     'Chart-shaped buckets of p_rollup starting in [p_from, p_to): value follows the metric''s agg_kind, value_avg = value_sum / sample_count.';
-GRANT EXECUTE ON FUNCTION reporting.get_rollup_buckets(text, integer[], timestamptz, timestamptz) TO pumpdash_read;
+-- Not granted to the app's read role, because it reads public tables.
+-- The app reaches it only through reporting.get_metrics_hourly and
+-- get_metrics_daily, which run with their owner's rights (SECURITY
+-- DEFINER).
+REVOKE EXECUTE ON FUNCTION reporting.get_rollup_buckets(text, integer[], timestamptz, timestamptz) FROM pumpdash_read;

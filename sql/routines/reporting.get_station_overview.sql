@@ -15,7 +15,12 @@ RETURNS TABLE (
 LANGUAGE sql
 STABLE
 PARALLEL SAFE
+SECURITY DEFINER
+SET search_path = pg_catalog, public
 AS $$
+    -- SECURITY DEFINER: the app's read role has no privileges on public
+    -- tables, so they are read with the owner's rights.
+
     -- "Today" is the station's local day that contains p_at. Readings after
     -- p_at are left out, so a card can be computed for any moment. The last
     -- reading of a series is one backward descent of the (series_id, ts)

@@ -90,4 +90,8 @@ END
 $$;
 COMMENT ON FUNCTION reporting.read_rollup(text, integer[], timestamptz, timestamptz) IS
     'Rollup-shaped buckets of p_rollup (hourly or daily) starting in [p_from, p_to): materialized where clean, computed from raw rows past the watermark or under a pending invalidation.';
-GRANT EXECUTE ON FUNCTION reporting.read_rollup(text, integer[], timestamptz, timestamptz) TO pumpdash_read;
+-- Not granted to the app's read role, because it reads public tables.
+-- The app reaches it only through reporting.get_metrics_hourly,
+-- get_metrics_daily and refresh_rollup, which run with their owner's
+-- rights (SECURITY DEFINER).
+REVOKE EXECUTE ON FUNCTION reporting.read_rollup(text, integer[], timestamptz, timestamptz) FROM pumpdash_read;

@@ -14,11 +14,13 @@ RETURNS TABLE (
 )
 LANGUAGE plpgsql
 VOLATILE
+SECURITY DEFINER
 SET search_path = pg_catalog, public
 AS $$
 -- Recovery: forget the rollup's state, invalidate every series' whole
 -- history and refresh. Rows are deleted, not truncated, so readers are not
 -- blocked and keep the old rows until this transaction commits.
+-- SECURITY DEFINER: the maintenance role has no table privileges.
 BEGIN
     PERFORM reporting.rollup_unit(p_rollup);
     PERFORM pg_advisory_xact_lock(hashtext('pumpdash.refresh_rollup'), hashtext(p_rollup));

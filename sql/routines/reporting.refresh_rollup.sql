@@ -14,6 +14,7 @@ RETURNS TABLE (
 )
 LANGUAGE plpgsql
 VOLATILE
+SECURITY DEFINER
 SET search_path = pg_catalog, public
 AS $$
 -- Recompute the buckets that pending invalidations touch and that end at or
@@ -22,6 +23,8 @@ AS $$
 -- second refresh of the same rollup returns 'skipped' at once. Readers keep
 -- reading the previous rows until this transaction commits, and writers
 -- committing meanwhile leave invalidations that the next refresh claims.
+-- SECURITY DEFINER: the maintenance role has no table privileges, so the
+-- rollup tables are written with the owner's rights.
 DECLARE
     v_unit text := reporting.rollup_unit(p_rollup);
     -- Declared after v_unit, whose call has already rejected any other rollup name.
@@ -50,19 +53,22 @@ BEGIN
     -- refreshed" is reported as NULL.
     watermark_before := nullif(watermark_before, '-infinity');
 
-    CREATE TEMP TABLE IF NOT EXISTS refresh_claimed (
+    -- Scratch tables are dropped and created here, never reused: a table of
+    -- the same name that the caller created could carry a trigger, which
+    -- would then run with this function's owner's rights.
+    DROP TABLE IF EXISTS pg_temp.refresh_claimed, pg_temp.refresh_windows;
+    CREATE TEMP TABLE refresh_claimed (
         invalidation_id bigint, series_id integer, range_start timestamptz, range_end timestamptz,
         timezone text, has_remainder boolean
     ) ON COMMIT DROP;
-    CREATE TEMP TABLE IF NOT EXISTS refresh_windows (
+    CREATE TEMP TABLE refresh_windows (
         series_id integer, window_start timestamptz, window_end timestamptz
     ) ON COMMIT DROP;
-    TRUNCATE refresh_claimed, refresh_windows;
 
     -- Only ranges whose first bucket can be complete by the new watermark
     -- are claimed. The rest (today's local day, the current hour) wait, so
     -- live series are not recomputed at every refresh.
-    INSERT INTO refresh_claimed
+    INSERT INTO pg_temp.refresh_claimed
     SELECT i.invalidation_id, i.series_id, i.range_start, i.range_end, st.timezone,
            reporting.bucket_end(v_unit, date_trunc(v_unit, i.range_end, st.timezone), st.timezone) > v_new_watermark
     FROM reporting.rollup_invalidations AS i
@@ -75,18 +81,18 @@ BEGIN
 
     -- Windows cover every bucket that overlaps a claimed range and ends by
     -- the new watermark; aggregate_windows returns only whole buckets.
-    INSERT INTO refresh_windows
+    INSERT INTO pg_temp.refresh_windows
     SELECT w.*
     FROM (SELECT array_agg(c.series_id) AS ids,
                  array_agg(c.range_start - v_margin) AS starts,
                  array_agg(least(c.range_end + v_margin, v_new_watermark)) AS ends
-          FROM refresh_claimed AS c) AS packed
+          FROM pg_temp.refresh_claimed AS c) AS packed
     CROSS JOIN LATERAL reporting.merge_windows(packed.ids, packed.starts, packed.ends) AS w
     WHERE packed.ids IS NOT NULL;
 
     EXECUTE format(
         'DELETE FROM reporting.%I AS r
-         USING refresh_windows AS w, public.series AS se, public.stations AS st
+         USING pg_temp.refresh_windows AS w, public.series AS se, public.stations AS st
          WHERE r.series_id = w.series_id AND se.series_id = w.series_id AND st.station_id = se.station_id
            AND r.bucket >= w.window_start
            AND reporting.bucket_end(%L, r.bucket, st.timezone) <= w.window_end', v_table, v_unit);
@@ -98,7 +104,7 @@ BEGIN
                                        value_sum, value_min, value_max, value_first, value_last)
              SELECT a.*
              FROM (SELECT array_agg(series_id) AS ids, array_agg(window_start) AS starts,
-                          array_agg(window_end) AS ends FROM refresh_windows) AS packed
+                          array_agg(window_end) AS ends FROM pg_temp.refresh_windows) AS packed
              CROSS JOIN LATERAL reporting.aggregate_windows(packed.ids, packed.starts, packed.ends, %L) AS a
              WHERE packed.ids IS NOT NULL
              RETURNING sample_count + bad_count AS readings
@@ -112,10 +118,10 @@ BEGIN
     -- complete that bucket finds it. Other claimed ranges are done.
     UPDATE reporting.rollup_invalidations AS i
     SET range_start = greatest(i.range_start, date_trunc(v_unit, v_new_watermark, c.timezone))
-    FROM refresh_claimed AS c
+    FROM pg_temp.refresh_claimed AS c
     WHERE i.invalidation_id = c.invalidation_id AND c.has_remainder;
     DELETE FROM reporting.rollup_invalidations AS i
-    USING refresh_claimed AS c
+    USING pg_temp.refresh_claimed AS c
     WHERE i.invalidation_id = c.invalidation_id AND NOT c.has_remainder;
 
     UPDATE reporting.rollup_watermarks AS w

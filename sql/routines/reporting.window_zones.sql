@@ -18,4 +18,8 @@ AS $$
 $$;
 COMMENT ON FUNCTION reporting.window_zones(integer[], timestamptz[], timestamptz[]) IS
     'Merged windows [start, end) per series (see reporting.merge_windows) with the time zone of each series'' station.';
-GRANT EXECUTE ON FUNCTION reporting.window_zones(integer[], timestamptz[], timestamptz[]) TO pumpdash_read;
+-- Not granted to the app's read role, because it reads public tables.
+-- The app reaches it only through reporting.get_metrics_hourly,
+-- get_metrics_daily and refresh_rollup, which run with their owner's
+-- rights (SECURITY DEFINER).
+REVOKE EXECUTE ON FUNCTION reporting.window_zones(integer[], timestamptz[], timestamptz[]) FROM pumpdash_read;
