@@ -114,3 +114,25 @@ def shared_data() -> Path:
 def artifacts_dir() -> Path:
     ARTIFACTS_DIR.mkdir(exist_ok=True)
     return ARTIFACTS_DIR
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Debian Chromium for every browser test."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browsertools import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh loopback-only page; the test fails if it tried to reach another host."""
+    from tests.browsertools import local_page
+
+    with local_page(browser) as opened:
+        yield opened

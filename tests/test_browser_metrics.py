@@ -1,47 +1,29 @@
 """Station metrics page in headless Chromium: the real HSY import, opened by link and by clicking.
 
-`streamlit run` serves the app on a free loopback port; Playwright drives
-Debian's Chromium. Every request that would leave 127.0.0.1 is aborted and
-recorded, and each test asserts that there was none.
+The server, the loopback-only pages and the login come from tests/browsertools.py.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import re
-import signal
-import subprocess
-import sys
 import time
-import urllib.request
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import psycopg
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from core import auth
 from core.ingest import import_files
-from core.migrate import migrate
-from core.settings import PROJECT_ROOT, load_settings
-from tests.conftest import ARTIFACTS_DIR, app_role_env, free_port
+from core.settings import load_settings
+from tests.browsertools import (CHART, PASSWORD, UI_TIMEOUT_MS, is_local, log_in, module_database, streamlit_server,
+                                wait_for_chart, wait_idle)
+from tests.conftest import ARTIFACTS_DIR, app_role_env
+from tests.dbtools import insert_good_readings, pump_series
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-]
-VIEWPORT = {"width": 1400, "height": 1500}
-SERVER_START_TIMEOUT_S = 60
-SERVER_STOP_TIMEOUT_S = 10
-CHART_TIMEOUT_MS = 60_000
-UI_TIMEOUT_MS = 20_000
 
 BROWSER_DATABASE = "pumpdash_browser"
 HSY_FILE = "hsy-blominmaki-2024-11.xlsx"
@@ -49,9 +31,6 @@ HSY_STATION = "hsy-blominmaki"
 HSY_LINK = "metrics?station=hsy-blominmaki&devices=P1.1&metrics=flow_rate&range=custom&from=2024-11-15&to=2024-11-16"
 # A Shanghai station beside the Helsinki one, for two stations on one chart.
 SECOND_STATION = "uibrowser-second"
-CHART = '[data-testid="stPlotlyChart"]'
-# Plotly draws into several stacked svg layers; the chart is ready when one exists.
-CHART_SVG = f"{CHART} .main-svg"
 # Tick labels as the page formats them at up to 12 hours per tick: "11-15 06:00".
 NUMERIC_TICK = re.compile(r"^\d{2}-\d{2} \d{2}:\d{2}$")
 
@@ -63,13 +42,7 @@ def browser_db_url(pg_server, db_url) -> str:
     The import tests expect to be the first to load the HSY file into the
     shared database, so this module imports it elsewhere.
     """
-    with psycopg.connect(db_url, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BROWSER_DATABASE]).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{BROWSER_DATABASE}"')
-    url = pg_server.url(BROWSER_DATABASE)
-    migrate(url)
-    return url
+    return module_database(pg_server, db_url, BROWSER_DATABASE)
 
 
 @pytest.fixture(scope="module")
@@ -89,24 +62,15 @@ def second_station(browser_db_url) -> str:
     """
     start = datetime(2024, 11, 15, tzinfo=timezone(timedelta(hours=8)))
     with psycopg.connect(browser_db_url) as conn:
-        conn.execute("SELECT public.ensure_station(%s, '第二测试站', 'Second test station', 'Asia/Shanghai')",
-                     [SECOND_STATION])
-        conn.execute("SELECT public.ensure_device(%s, 'P1', 'pump', '1 号泵', 'Pump 1')", [SECOND_STATION])
-        series_id = conn.execute("SELECT public.ensure_series(%s, 'P1', 'flow_rate', 900)", [SECOND_STATION]).fetchone()[0]
-        conn.execute("SELECT public.ensure_measurement_partitions('2024-11-01', '2024-12-01')")
-        with conn.cursor() as cursor:
-            cursor.executemany(
-                "INSERT INTO public.measurements (series_id, ts, value, quality, source_id) VALUES (%s, %s, %s, 0, 2)"
-                " ON CONFLICT DO NOTHING",
-                [(series_id, start + timedelta(minutes=15 * step), 300.0 + 120.0 * math.sin(step * math.pi / 48))
-                 for step in range(2 * 96)],
-            )
+        series_id = pump_series(conn, SECOND_STATION, "第二测试站", "Second test station", "Asia/Shanghai")
+        insert_good_readings(conn, series_id, [
+            (start + timedelta(minutes=15 * step), 300.0 + 120.0 * math.sin(step * math.pi / 48))
+            for step in range(2 * 96)])
         conn.execute("SELECT * FROM reporting.refresh_hourly()")
     return SECOND_STATION
 
 
 VIEWER = "browser-viewer"
-PASSWORD = "Pumpen-Haus-2024"
 
 
 @pytest.fixture(scope="module")
@@ -117,106 +81,13 @@ def viewer(browser_db_url) -> str:
     return VIEWER
 
 
-def log_in(page: Page, username: str, password: str = PASSWORD) -> None:
-    """Fill in and send the login form that any page shows first."""
-    page.get_by_label("用户名").fill(username)
-    page.get_by_label("密码").fill(password)
-    page.get_by_role("button", name="登录").click()
-    expect(page.get_by_role("button", name="退出登录")).to_be_visible(timeout=UI_TIMEOUT_MS)
-    wait_idle(page)
-
-
 @pytest.fixture(scope="module")
 def app_url(browser_db_url, app_role_urls, hsy_station, second_station, viewer, artifacts_dir, tmp_path_factory) -> str:
-    """Base URL of `streamlit run dashboard/app.py` on a free loopback port, stopped after the module."""
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": browser_db_url, **app_role_env(app_role_urls, browser_db_url),
+    """Base URL of the dashboard on the module's database, stopped after the module."""
+    env = {"DATABASE_URL": browser_db_url, **app_role_env(app_role_urls, browser_db_url),
            "PUMPDASH_DATA_DIR": str(tmp_path_factory.mktemp("streamlit-data"))}
-    env.pop("PUMPDASH_LANGUAGE", None)
-    command = [
-        sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "dashboard" / "app.py"),
-        "--server.port", str(port), "--server.address", "127.0.0.1",
-        "--server.headless", "true", "--browser.gatherUsageStats", "false",
-    ]
-    log_path = artifacts_dir / "streamlit-browser-test.log"
-    with log_path.open("w", encoding="utf-8") as server_log:
-        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=server_log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
-        try:
-            wait_for_health(port, process, log_path)
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            stop_server(process)
-
-
-def wait_for_health(port: int, process: subprocess.Popen, log_path: Path) -> None:
-    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"streamlit exited with code {process.returncode}; see {log_path}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    pytest.fail(f"streamlit did not answer /_stcore/health within {SERVER_START_TIMEOUT_S} s; see {log_path}")
-
-
-def stop_server(process: subprocess.Popen) -> None:
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=SERVER_STOP_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-def is_local(url: str) -> bool:
-    parts = urlsplit(url)
-    return parts.scheme in ("data", "blob") or parts.hostname == "127.0.0.1"
-
-
-@pytest.fixture
-def page(browser):
-    """A fresh page whose requests off 127.0.0.1 are aborted; the test fails if there were any."""
-    context = browser.new_context(viewport=VIEWPORT, locale="zh-CN")
-    blocked: list[str] = []
-    opened = context.new_page()
-
-    def abort(route):
-        blocked.append(route.request.url)
-        route.abort()
-
-    # Only off-host requests are routed, so requests to the app are not slowed down.
-    opened.route(lambda url: not is_local(url), abort)
-    yield opened
-    context.close()
-    assert blocked == [], f"the page tried to reach other hosts: {blocked}"
-
-
-def wait_idle(page: Page) -> None:
-    """Wait until Streamlit has finished its current rerun, so the next click lands on stable widgets."""
-    page.wait_for_timeout(300)
-    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=CHART_TIMEOUT_MS)
-
-
-def wait_for_chart(page: Page, legend: str | None = None) -> None:
-    """Wait until a chart is drawn and, when given, a legend entry reads exactly `legend`."""
-    page.wait_for_selector(CHART_SVG, timeout=CHART_TIMEOUT_MS)
-    if legend is not None:
-        entry = page.locator(f"{CHART} .legendtext").get_by_text(legend, exact=True)
-        expect(entry.first).to_be_visible(timeout=UI_TIMEOUT_MS)
+    with streamlit_server(env, artifacts_dir / "streamlit-browser-test.log") as url:
+        yield url
 
 
 def wait_for_query(page: Page, **expected: list[str]) -> None:

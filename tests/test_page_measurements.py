@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 from core import corrections
 from core.i18n import t
 from dashboard import ui
+from tests.dbtools import insert_good_readings, pump_series
 from tests.pagetools import RUN_TIMEOUT_S, sign_in
 
 MEASUREMENTS_PAGE = "../pages/measurements.py"
@@ -29,13 +30,9 @@ def station(request, db_url) -> tuple[str, int]:
         conn.execute("DELETE FROM public.measurements WHERE series_id IN "
                      "(SELECT series_id FROM public.series se JOIN public.stations st USING (station_id) "
                      " WHERE st.code = %s)", [code])
-        conn.execute("SELECT public.ensure_station(%s, '修正测试站', 'Correction station', 'Asia/Shanghai')", [code])
-        conn.execute("SELECT public.ensure_device(%s, 'P1', 'pump', '1 号泵', 'Pump 1')", [code])
-        series_id = conn.execute("SELECT public.ensure_series(%s, 'P1', 'flow_rate', 900)", [code]).fetchone()[0]
-        conn.execute("SELECT public.ensure_measurement_partitions(%s, %s)", [DAY_START, DAY_START])
-        for step, value in enumerate(VALUES):
-            conn.execute("INSERT INTO public.measurements (series_id, ts, value, quality, source_id)"
-                         " VALUES (%s, %s, %s, 0, 2)", [series_id, DAY_START + timedelta(minutes=15 * step), value])
+        series_id = pump_series(conn, code, "修正测试站", "Correction station", "Asia/Shanghai")
+        insert_good_readings(conn, series_id, [(DAY_START + timedelta(minutes=15 * step), value)
+                                               for step, value in enumerate(VALUES)])
     return code, series_id
 
 
