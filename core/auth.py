@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import logging
 import secrets
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, Iterator, Union
 
 import psycopg
 from argon2 import PasswordHasher
@@ -33,6 +34,7 @@ PAGE_MIN_ROLE = {
     "overview": "viewer",
     "metrics": "viewer",
     "measurements": "operator",
+    "users": "admin",
 }
 FIRST_ADMIN = "admin"
 FIRST_ADMIN_PASSWORD_BYTES = 12
@@ -101,16 +103,31 @@ def check_password_rules(username: str, password: str) -> None:
         raise AuthError("password equals the username", "auth.error.password_is_username", username=username)
 
 
+# Account functions take a database URL (the CLI) or an open connection (the
+# dashboard's write pool); a connection's work is committed before it returns.
+Target = Union[str, psycopg.Connection]
+
+
+@contextmanager
+def _connect(target: Target) -> Iterator[psycopg.Connection]:
+    if isinstance(target, str):
+        with psycopg.connect(target, row_factory=dict_row) as conn:
+            yield conn
+        return
+    yield target
+    target.commit()
+
+
 def _call(conn: psycopg.Connection, function: str, **params: Any) -> list[dict[str, Any]]:
     return execute_logged(conn, function, function_call(function, params), params).rows
 
 
-def check_account(url: str, username: str, role: str) -> None:
+def check_account(target: Target, username: str, role: str) -> None:
     """Raise AuthError when `username` (lower-cased) or `role` breaks the rules of public.app_user_problem.
 
     The message names the username as given, so the user recognizes what they typed.
     """
-    with psycopg.connect(url, row_factory=dict_row) as conn:
+    with _connect(target) as conn:
         problem = _call(conn, "public.app_user_problem", p_username=normalize_username(username),
                         p_role=role)[0]["app_user_problem"]
 
@@ -120,14 +137,14 @@ def check_account(url: str, username: str, role: str) -> None:
         raise AuthError(f"invalid role {role!r}", "auth.error.invalid_role", role=role, roles=", ".join(ROLES))
 
 
-def add_user(url: str, username: str, role: str, password: str, display_name: str | None = None) -> int:
+def add_user(target: Target, username: str, role: str, password: str, display_name: str | None = None) -> int:
     """Create an account after checking name, role and password rules; returns its user_id."""
-    check_account(url, username, role)
+    check_account(target, username, role)
     username = normalize_username(username)
     check_password_rules(username, password)
 
     password_hash = hash_password(password)
-    with psycopg.connect(url, row_factory=dict_row) as conn:
+    with _connect(target) as conn:
         try:
             rows = _call(conn, "public.create_app_user", p_username=username, p_role=role,
                          p_display_name=display_name or "", p_password_hash=password_hash)
@@ -141,13 +158,13 @@ def add_user(url: str, username: str, role: str, password: str, display_name: st
     return rows[0]["create_app_user"]
 
 
-def set_password(url: str, username: str, password: str) -> None:
+def set_password(target: Target, username: str, password: str) -> None:
     """Replace the password of `username`; this also clears its failed logins and any lockout."""
     username = normalize_username(username)
     check_password_rules(username, password)
 
     password_hash = hash_password(password)
-    with psycopg.connect(url, row_factory=dict_row) as conn:
+    with _connect(target) as conn:
         found = _call(conn, "public.set_app_user_password", p_username=username, p_password_hash=password_hash,
                       p_rehash=False)[0]["set_app_user_password"]
     if not found:
@@ -155,9 +172,9 @@ def set_password(url: str, username: str, password: str) -> None:
     log.info("auth.password_set", extra=fields(username=username))
 
 
-def _set_disabled(url: str, username: str, disabled: bool) -> None:
+def _set_disabled(target: Target, username: str, disabled: bool) -> None:
     username = normalize_username(username)
-    with psycopg.connect(url, row_factory=dict_row) as conn:
+    with _connect(target) as conn:
         found = _call(conn, "public.set_app_user_disabled", p_username=username,
                       p_disabled=disabled)[0]["set_app_user_disabled"]
     if not found:
@@ -165,34 +182,48 @@ def _set_disabled(url: str, username: str, disabled: bool) -> None:
     log.info("auth.user_disabled" if disabled else "auth.user_enabled", extra=fields(username=username))
 
 
-def disable_user(url: str, username: str) -> None:
+def disable_user(target: Target, username: str) -> None:
     """Disable `username`: it cannot log in until enabled again."""
-    _set_disabled(url, username, True)
+    _set_disabled(target, username, True)
 
 
-def enable_user(url: str, username: str) -> None:
+def enable_user(target: Target, username: str) -> None:
     """Enable `username` again; a running lockout still applies."""
-    _set_disabled(url, username, False)
+    _set_disabled(target, username, False)
 
 
-def list_users(url: str) -> list[dict[str, Any]]:
+def set_role(target: Target, username: str, role: str) -> None:
+    """Give `username` the role `role`; a signed-in session of that user follows at its next check."""
+    check_account(target, username, role)
+    username = normalize_username(username)
+    with _connect(target) as conn:
+        found = _call(conn, "public.set_app_user_role", p_username=username, p_role=role)[0]["set_app_user_role"]
+    if not found:
+        raise AuthError(f"user {username!r} not found", "auth.error.user_not_found", username=username)
+    log.info("auth.role_set", extra=fields(username=username, role=role))
+
+
+def current_account(target: Target, username: str) -> User | None:
+    """The account `username` as it is now, or None when it is unknown or disabled."""
+    with _connect(target) as conn:
+        rows = _call(conn, "public.get_app_user", p_username=normalize_username(username))
+    if not rows or rows[0]["disabled"]:
+        return None
+    row = rows[0]
+    return User(row["user_id"], row["username"], row["display_name"], row["role"])
+
+
+def list_users(target: Target) -> list[dict[str, Any]]:
     """Return every account with role, state and dates, without password hashes."""
-    with psycopg.connect(url, row_factory=dict_row) as conn:
+    with _connect(target) as conn:
         return _call(conn, "public.list_app_users")
 
 
-def authenticate(url: str, username: str, password: str, *, settings: Settings | None = None,
+def authenticate(target: Target, username: str, password: str, *, settings: Settings | None = None,
                  now: datetime | None = None) -> User | None:
-    """Open a connection to `url` and run `authenticate_on` on it."""
-    with psycopg.connect(url, row_factory=dict_row) as conn:
-        return authenticate_on(conn, username, password, settings=settings, now=now)
-
-
-def authenticate_on(conn: psycopg.Connection, username: str, password: str, *, settings: Settings | None = None,
-                    now: datetime | None = None) -> User | None:
     """Return the User when `username` and `password` are right and the account is enabled and unlocked.
 
-    `conn` needs EXECUTE on the login functions, as the write role has.
+    The connection needs EXECUTE on the login functions, as the write role has.
     Every attempt is recorded in public.login_events and logged as
     `auth.login_ok` or `auth.login_failed` with the reason. `now` replaces the
     database clock, for tests of the lockout window.
@@ -200,23 +231,23 @@ def authenticate_on(conn: psycopg.Connection, username: str, password: str, *, s
     settings = settings or get_settings()
     username = normalize_username(username)
 
-    password_hash = _call(conn, "public.get_password_hash", p_username=username)[0]["get_password_hash"]
+    with _connect(target) as conn:
+        password_hash = _call(conn, "public.get_password_hash", p_username=username)[0]["get_password_hash"]
 
-    # Verified even for unknown, disabled or locked accounts, so the
-    # response time does not tell which usernames exist.
-    password_ok = verify_password(password_hash, password)
+        # Verified even for unknown, disabled or locked accounts, so the
+        # response time does not tell which usernames exist.
+        password_ok = verify_password(password_hash, password)
 
-    params = {} if now is None else {"p_now": now}
-    outcome = _call(conn, "public.record_login_attempt", p_username=username, p_password_ok=password_ok,
-                    p_max_failures=settings.auth_max_failed_logins,
-                    p_window=timedelta(minutes=settings.auth_failure_window_min),
-                    p_lockout=timedelta(minutes=settings.auth_lockout_min), **params)[0]
+        params = {} if now is None else {"p_now": now}
+        outcome = _call(conn, "public.record_login_attempt", p_username=username, p_password_ok=password_ok,
+                        p_max_failures=settings.auth_max_failed_logins,
+                        p_window=timedelta(minutes=settings.auth_failure_window_min),
+                        p_lockout=timedelta(minutes=settings.auth_lockout_min), **params)[0]
 
-    if outcome["success"] and HASHER.check_needs_rehash(password_hash):
-        _call(conn, "public.set_app_user_password", p_username=username, p_password_hash=hash_password(password),
-              p_rehash=True)
-        log.info("auth.rehashed", extra=fields(username=username))
-    conn.commit()
+        if outcome["success"] and HASHER.check_needs_rehash(password_hash):
+            _call(conn, "public.set_app_user_password", p_username=username, p_password_hash=hash_password(password),
+                  p_rehash=True)
+            log.info("auth.rehashed", extra=fields(username=username))
 
     if not outcome["success"]:
         log.warning("auth.login_failed", extra=fields(username=username, reason=outcome["reason"],
@@ -236,19 +267,19 @@ def may_open(role: str | None, page: str) -> bool:
     return ROLES.index(role) >= ROLES.index(needed)
 
 
-def create_first_admin(url: str, username: str = FIRST_ADMIN) -> str | None:
+def create_first_admin(target: Target, username: str = FIRST_ADMIN) -> str | None:
     """Create account `username` with role admin and a generated password when no account exists yet.
 
     Return the password, which the caller shows once and nobody stores, or
     None when accounts exist already (also when another process created the
     first one a moment earlier).
     """
-    if list_users(url):
+    if list_users(target):
         return None
 
     password = secrets.token_urlsafe(FIRST_ADMIN_PASSWORD_BYTES)
     try:
-        add_user(url, username, "admin", password, display_name=username)
+        add_user(target, username, "admin", password, display_name=username)
     except AuthError as error:
         if error.key == "auth.error.user_exists":
             return None

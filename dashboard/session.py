@@ -22,12 +22,16 @@ log = logging.getLogger(__name__)
 
 USER_KEY = "auth_user"
 LAST_ACTIVITY_KEY = "auth_last_activity_s"
+CHECKED_KEY = "auth_checked_s"
+# How often a session reads its account again, so a changed role or a
+# disabled account takes effect within this many seconds, not at next login.
+ACCOUNT_CHECK_INTERVAL_S = 30
 SIGNED_OUT_REASON_KEY = "auth_signed_out_reason"
 LOGIN_FORM_KEY = "login_form"
 USERNAME_KEY = "login_username"
 PASSWORD_KEY = "login_password"
 # Page name (also its file under pages/ and its URL path), in menu order.
-PAGES = ("overview", "metrics", "measurements")
+PAGES = ("overview", "metrics", "measurements", "users")
 
 
 def idle_timeout_s() -> int:
@@ -37,6 +41,7 @@ def idle_timeout_s() -> int:
 def sign_in(user: auth.User) -> None:
     st.session_state[USER_KEY] = user
     st.session_state[LAST_ACTIVITY_KEY] = time.monotonic()
+    st.session_state[CHECKED_KEY] = time.monotonic()
     st.session_state.pop(SIGNED_OUT_REASON_KEY, None)
 
 
@@ -44,6 +49,7 @@ def sign_out(reason: str) -> None:
     """Forget the signed-in user; `reason` (logout, idle) picks the note the login form shows."""
     user = st.session_state.pop(USER_KEY, None)
     st.session_state.pop(LAST_ACTIVITY_KEY, None)
+    st.session_state.pop(CHECKED_KEY, None)
     st.session_state[SIGNED_OUT_REASON_KEY] = reason
     if user is not None:
         log.info("auth.signed_out", extra=fields(username=user.username, reason=reason))
@@ -65,7 +71,30 @@ def current_user() -> auth.User | None:
         return None
 
     st.session_state[LAST_ACTIVITY_KEY] = time.monotonic()
-    return user
+    return refreshed(user)
+
+
+def refreshed(user: auth.User) -> auth.User | None:
+    """The signed-in user with the account's current role; signed out when the account was disabled or removed."""
+    if time.monotonic() - st.session_state.get(CHECKED_KEY, 0.0) < ACCOUNT_CHECK_INTERVAL_S:
+        return user
+
+    try:
+        with ui.get_database().connection(write=True) as conn:
+            account = auth.current_account(conn, user.username)
+    except (ui.DatabaseUnavailable, *ui.QUERY_ERRORS) as error:
+        # The pages show the database problem themselves; the session stays.
+        log.warning("auth.account_check_failed", extra=fields(username=user.username, error=str(error)[:200]))
+        return user
+
+    st.session_state[CHECKED_KEY] = time.monotonic()
+    if account is None:
+        sign_out("disabled")
+        return None
+    if account.role != user.role:
+        log.info("auth.role_changed", extra=fields(username=user.username, old=user.role, new=account.role))
+    st.session_state[USER_KEY] = account
+    return account
 
 
 def pages_for(role: str) -> tuple[str, ...]:
@@ -101,7 +130,7 @@ def _try_sign_in(username: str, password: str, lang: str) -> None:
 
     try:
         with ui.get_database().connection(write=True) as conn:
-            user = auth.authenticate_on(conn, username, password, settings=load_settings())
+            user = auth.authenticate(conn, username, password, settings=load_settings())
     except (ui.DatabaseUnavailable, *ui.QUERY_ERRORS) as error:
         ui.show_database_problem(error, lang)
 
@@ -123,6 +152,8 @@ def render_login(lang: str) -> None:
         st.info(t("auth.login.idle", lang, minutes=idle_timeout_s() // 60))
     elif reason == "logout":
         st.info(t("auth.login.signed_out", lang))
+    elif reason == "disabled":
+        st.warning(t("auth.login.disabled", lang))
 
     with st.form(LOGIN_FORM_KEY):
         username = st.text_input(t("auth.login.username", lang), key=USERNAME_KEY, max_chars=64)

@@ -298,6 +298,11 @@ def sync_query_params(values: dict[str, str | Iterable[str] | None]) -> None:
 
 # -- time -------------------------------------------------------------------
 
+def display_timezone() -> str:
+    """The zone for times that belong to no station (accounts, logins): the configured default zone."""
+    return load_settings().default_timezone
+
+
 def now_utc() -> datetime:
     return datetime.now(timezone.utc)
 

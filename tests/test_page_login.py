@@ -111,10 +111,10 @@ def test_active_session_stays(app_env):
 
 
 def test_menu_per_role():
-    """Viewers see no corrections page; operators and admins do."""
+    """Viewers see no corrections page; operators do; only admins see the accounts page."""
     assert session.pages_for("viewer") == ("overview", "metrics")
     assert session.pages_for("operator") == ("overview", "metrics", "measurements")
-    assert session.pages_for("admin") == ("overview", "metrics", "measurements")
+    assert session.pages_for("admin") == ("overview", "metrics", "measurements", "users")
     assert session.pages_for("guest") == ()
 
 
@@ -141,6 +141,8 @@ def test_page_access_rules():
     assert not auth.may_open("viewer", "measurements")
     assert auth.may_open("operator", "measurements")
     assert auth.may_open("admin", "measurements")
+    assert not auth.may_open("operator", "users")
+    assert auth.may_open("admin", "users")
     assert not auth.may_open("superuser", "overview")
     assert not auth.may_open("admin", "no-such-page")
     assert not auth.may_open(None, "overview")

@@ -33,4 +33,4 @@ END
 $$;
 COMMENT ON FUNCTION public.create_app_user(text, text, text, text) IS
     'Create a dashboard account with an Argon2id hash computed by the caller; an empty display name becomes the username. Raises check_violation (DETAIL invalid_username or invalid_role) or unique_violation (DETAIL user_exists); returns user_id.';
-GRANT EXECUTE ON FUNCTION public.create_app_user(text, text, text, text) TO pumpdash_maint;
+GRANT EXECUTE ON FUNCTION public.create_app_user(text, text, text, text) TO pumpdash_maint, pumpdash_write;

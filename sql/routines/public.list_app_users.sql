@@ -23,4 +23,4 @@ AS $$
 $$;
 COMMENT ON FUNCTION public.list_app_users() IS
     'Every dashboard account without its password hash, by username; locked_until is NULL unless a lockout is in force.';
-GRANT EXECUTE ON FUNCTION public.list_app_users() TO pumpdash_maint;
+GRANT EXECUTE ON FUNCTION public.list_app_users() TO pumpdash_maint, pumpdash_write;

@@ -12,4 +12,4 @@ END
 $$;
 COMMENT ON FUNCTION public.set_app_user_disabled(text, boolean) IS
     'Disable (p_disabled true) or enable the account p_username; a disabled account cannot log in. Returns false for an unknown user.';
-GRANT EXECUTE ON FUNCTION public.set_app_user_disabled(text, boolean) TO pumpdash_maint;
+GRANT EXECUTE ON FUNCTION public.set_app_user_disabled(text, boolean) TO pumpdash_maint, pumpdash_write;
