@@ -251,6 +251,36 @@ def test_manual_upsert_needs_reason_and_is_audited(admin, series_id):
     assert history == [("insert", 5.0, "manual_reading")]
 
 
+@pytest.mark.parametrize("function", ["get_measurements", "count_measurements"])
+@pytest.mark.parametrize("quality, source, field", [
+    (None, "import' OR '1'='1", "source"),
+    (None, "x" * 10_000, "source"),
+    (None, "", "source"),
+    ([7], None, "quality"),
+    ([0, None], None, "quality"),
+])
+def test_invalid_filter_names_field(admin, series_id, function, quality, source, field):
+    """A filter naming an unknown source or quality is refused, naming it, instead of matching nothing."""
+    with pytest.raises(psycopg.errors.InvalidParameterValue) as error:
+        admin.execute(f"SELECT * FROM api.{function}(%s, %s, %s, p_quality => %s::smallint[], p_source => %s)",
+                      [[series_id], START, START + timedelta(days=1), quality, source])
+
+    assert error.value.diag.column_name == field
+
+
+def test_delete_filter_with_bad_quality_deletes_nothing(admin, series_id):
+    before = admin.execute("SELECT count(*) FROM public.measurements WHERE series_id = %s", [series_id]).fetchone()
+
+    with pytest.raises(psycopg.errors.InvalidParameterValue) as error:
+        admin.execute("SELECT api.delete_measurements_by_filter(%s, %s, %s, ARRAY[9]::smallint[], false, 0,"
+                      " 'other', 'x', 'tester')", [[series_id], START, START + timedelta(days=1)])
+
+    assert error.value.diag.column_name == "quality"
+    admin.rollback()
+    assert admin.execute("SELECT count(*) FROM public.measurements WHERE series_id = %s",
+                         [series_id]).fetchone() == before
+
+
 def test_future_timestamp_rejected(admin, series_id):
     future = datetime.now(UTC) + timedelta(days=2)
 

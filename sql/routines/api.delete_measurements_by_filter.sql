@@ -25,6 +25,7 @@ DECLARE
     v_deleted bigint;
 BEGIN
     PERFORM reporting.check_series_range(p_series_ids, p_from, p_to);
+    PERFORM public.check_reading_filter(p_quality, NULL);
     SELECT count(*) INTO v_matching
     FROM public.measurements AS m
     WHERE m.series_id = ANY (p_series_ids) AND m.ts >= p_from AND m.ts < p_to

@@ -17,6 +17,10 @@ SET search_path = pg_catalog, public
 AS $$
     -- Keyset pagination on (series_id, ts): pass the last row's pair to get
     -- the next page, which stays correct while rows are added or deleted.
+    -- Checked first, in a statement of its own: a quality outside the
+    -- partitions' CHECK constraints lets the planner skip the query below,
+    -- and a check inside it, entirely.
+    SELECT public.check_reading_filter(p_quality, p_source);
     SELECT mm.*
     FROM public.matching_measurements(p_series_ids, p_from, p_to, p_quality, p_source) AS mm
     WHERE (p_after_series_id IS NULL OR (mm.series_id, mm.ts) > (p_after_series_id, p_after_ts))
