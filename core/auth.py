@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 # In rising order of rights: each role may do everything the roles before it may.
 ROLES = ("viewer", "operator", "admin")
-# The least role that may open each dashboard page; a page not listed is refused.
+# The minimum role that may open each dashboard page. A page not listed is rejected for every role.
 PAGE_MIN_ROLE = {
     "overview": "viewer",
     "metrics": "viewer",
@@ -204,7 +204,7 @@ def set_role(target: Target, username: str, role: str) -> None:
 
 
 def current_account(target: Target, username: str) -> User | None:
-    """The account `username` as it is now, or None when it is unknown or disabled."""
+    """Return the account `username` as it is now, or None when it is unknown or disabled."""
     with _connect(target) as conn:
         rows = _call(conn, "public.get_app_user", p_username=normalize_username(username))
     if not rows or rows[0]["disabled"]:
@@ -270,7 +270,7 @@ def may_open(role: str | None, page: str) -> bool:
 def create_first_admin(target: Target, username: str = FIRST_ADMIN) -> str | None:
     """Create account `username` with role admin and a generated password when no account exists yet.
 
-    Return the password, which the caller shows once and nobody stores, or
+    Return the password, which the caller shows once and does not store, or
     None when accounts exist already (also when another process created the
     first one a moment earlier).
     """

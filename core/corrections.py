@@ -52,7 +52,7 @@ class CorrectionError(Exception):
 
 @dataclass(frozen=True)
 class Filter:
-    """Which readings the measurements page lists: series, half-open UTC range, qualities, source."""
+    """Filter of the measurements page: series, half-open UTC range, qualities, source."""
 
     series_ids: tuple[int, ...]
     start: datetime
@@ -79,7 +79,7 @@ class Change:
 
 
 def reading_key(series_id: int, ts: datetime | pd.Timestamp) -> str:
-    """The key of a reading, `series_id|ISO UTC time`; tables and editors index rows by it, never by position."""
+    """Return the key `series_id|ISO UTC time` of a reading. Tables and editors index rows by it, never by position."""
     return f"{int(series_id)}{KEY_SEPARATOR}{pd.Timestamp(ts).tz_convert('UTC').isoformat()}"
 
 
@@ -111,7 +111,7 @@ READING_COLUMNS = ("series_id", "ts", "value", "original_value", "quality", "sub
 
 def list_readings(db: Database, selection: Filter, after: tuple[int, datetime] | None = None,
                   limit: int = PAGE_SIZE) -> pd.DataFrame:
-    """One page of readings matching `selection` after the keyset `after`, indexed by reading key."""
+    """Return one page of readings matching `selection` after the keyset `after`, indexed by reading key."""
     params = selection.params()
     if after is not None:
         params.update(p_after_series_id=after[0], p_after_ts=after[1])
@@ -122,7 +122,7 @@ def list_readings(db: Database, selection: Filter, after: tuple[int, datetime] |
 
 
 def count_readings(db: Database, selection: Filter, cap: int = COUNT_CAP) -> int:
-    """How many readings match `selection`, counted up to `cap`."""
+    """Count the readings matching `selection`, up to `cap`."""
     return _calls(db, "api.count_measurements", p_cap=cap, **selection.params())[0]["count_measurements"]
 
 
@@ -134,10 +134,10 @@ def _calls(db: Database, function: str, **params: Any) -> list[dict[str, Any]]:
 
 
 def correct(db: Database, changes: Sequence[Change], *, reason_code: str, comment: str, user: str) -> list[dict]:
-    """Apply `changes` in one transaction: all of them, or none when one is refused.
+    """Apply `changes` in one transaction: all of them, or none when one is rejected.
 
-    The error of a refused change names its reading key, so a batch shows
-    which row to fix; the readings before it are rolled back with it.
+    The error of a rejected change names its reading key, so a batch shows
+    which row to fix. The changes before it are rolled back with it.
     """
     applied = []
     with db.connection(write=True) as conn:
@@ -157,7 +157,7 @@ def correct(db: Database, changes: Sequence[Change], *, reason_code: str, commen
 
 
 def history(db: Database, series_id: int, ts: datetime) -> pd.DataFrame:
-    """The audit history of one reading, oldest first."""
+    """Return the audit history of one reading, oldest first."""
     rows = _calls(db, "api.get_measurement_history", p_series_id=series_id, p_ts=ts)
     columns = ("audit_id", "action", "old_value", "new_value", "old_quality", "new_quality", "reason_code",
                "comment", "changed_by", "changed_at")
@@ -165,7 +165,7 @@ def history(db: Database, series_id: int, ts: datetime) -> pd.DataFrame:
 
 
 def preview_delete(db: Database, selection: Filter) -> int:
-    """How many readings a delete of `selection` would remove now (its source filter is not applied)."""
+    """Count the readings a delete of `selection` would remove now, ignoring its source filter."""
     params = selection.params()
     params.pop("p_source")
     return _calls(db, "api.delete_measurements_by_filter", p_dry_run=True, **params)[0][
@@ -184,11 +184,29 @@ def delete(db: Database, selection: Filter, *, expected_count: int, reason_code:
     return deleted
 
 
-def restore(db: Database, audit_id: int, *, comment: str, user: str) -> dict:
-    """Undo the delete recorded in audit entry `audit_id`."""
-    row = _calls(db, "api.restore_measurement", p_audit_id=audit_id, p_comment=comment, p_changed_by=user)[0]
-    log.info("corrections.restored", extra=fields(user=user, audit_id=audit_id, series_id=row["series_id"]))
-    return row
+DELETED_COLUMNS = ("audit_id", "series_id", "ts", "old_value", "old_quality", "reason_code", "comment", "changed_by",
+                   "changed_at")
+
+
+def deleted_readings(db: Database, selection: Filter, limit: int = 500) -> pd.DataFrame:
+    """Readings of `selection`'s series and range whose last change was a delete, newest first."""
+    rows = _calls(db, "api.get_deleted_measurements", p_series_ids=list(selection.series_ids), p_from=selection.start,
+                  p_to=selection.end, p_limit=limit)
+    return _frame(rows, DELETED_COLUMNS, ("ts", "changed_at"))
+
+
+def restore(db: Database, audit_ids: Sequence[int], *, comment: str, user: str) -> int:
+    """Undo the deletes recorded in `audit_ids` in one transaction; all come back, or none. Returns the count."""
+    with db.connection(write=True) as conn:
+        with conn.transaction():
+            for audit_id in audit_ids:
+                try:
+                    _call(conn, "api.restore_measurement", p_audit_id=audit_id, p_comment=comment, p_changed_by=user)
+                except DatabaseError as error:
+                    raise _as_error(error) from error
+
+    log.info("corrections.restored", extra=fields(user=user, readings=len(audit_ids)))
+    return len(audit_ids)
 
 
 def changed_rows(before: pd.DataFrame, after: pd.DataFrame, columns: Sequence[str] = ("value", "quality")) -> pd.DataFrame:

@@ -1,7 +1,7 @@
 """Who is signed in to this Streamlit session: login, logout, idle timeout and page access.
 
 The account rules (passwords, lockout, which role may open which page) live
-in core.auth and the database; this module keeps the signed-in user in
+in core.auth and the database. This module keeps the signed-in user in
 Session State and draws the login form and the sidebar's account box.
 """
 
@@ -75,7 +75,7 @@ def current_user() -> auth.User | None:
 
 
 def refreshed(user: auth.User) -> auth.User | None:
-    """The signed-in user with the account's current role; signed out when the account was disabled or removed."""
+    """Return the signed-in user with the account's current role, or sign out when the account was disabled or removed."""
     if time.monotonic() - st.session_state.get(CHECKED_KEY, 0.0) < ACCOUNT_CHECK_INTERVAL_S:
         return user
 
@@ -98,7 +98,7 @@ def refreshed(user: auth.User) -> auth.User | None:
 
 
 def pages_for(role: str) -> tuple[str, ...]:
-    """The pages an account of `role` may use, in menu order."""
+    """Return the pages an account of `role` may use, in menu order."""
     return tuple(name for name in PAGES if auth.may_open(role, name))
 
 
@@ -107,9 +107,9 @@ def role_label(role: str, lang: str) -> str:
 
 
 def require_page(page: str, lang: str) -> auth.User:
-    """Return the signed-in user when their role may open `page`; otherwise say why and stop the run.
+    """Return the signed-in user when their role may open `page`; otherwise show why and stop the run.
 
-    Navigation already hides such pages; this refuses a page reached
+    Navigation already hides such pages, so this rejects a page reached
     another way, such as a stale link or a switch_page call.
     """
     user = current_user()

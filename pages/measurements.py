@@ -81,7 +81,7 @@ def pick_series(catalogue: pd.DataFrame, lang: str) -> pd.DataFrame:
 
 
 def default_day(series: pd.DataFrame, tz: str, lang: str) -> date:
-    """The local day of the latest reading of the picked series, else today."""
+    """Return the local day of the latest reading of the picked series, or today when there is none."""
     try:
         extent = ui.query("get_series_extent", series_ids=tuple(int(s) for s in series["series_id"]))
     except (ui.DatabaseUnavailable, *ui.QUERY_ERRORS) as error:
@@ -137,7 +137,7 @@ def load_snapshot(selection: Filter, cursor_index: int, lang: str) -> Snapshot:
 
 
 def current_snapshot(selection: Filter, lang: str) -> Snapshot:
-    """The snapshot of `selection`, read again only when the filter changed or nothing was read yet."""
+    """Return the snapshot of `selection`, reading it again only when the filter changed or nothing was read yet."""
     snapshot: Snapshot | None = st.session_state.get(SNAPSHOT_KEY)
     if snapshot is None or snapshot.selection != selection:
         st.session_state[CURSORS_KEY] = [None]
@@ -164,7 +164,7 @@ def go_to_page(snapshot: Snapshot, step: int, lang: str) -> None:
 # -- table ------------------------------------------------------------------
 
 def describe_readings(readings: pd.DataFrame, series: pd.DataFrame, tz: str, lang: str) -> pd.DataFrame:
-    """The snapshot as the operator reads it: local time, device and metric names, labelled quality and source."""
+    """Build the table the operator reads: local time, device and metric names, labelled quality and source."""
     info = series.set_index("series_id")
     frame = pd.DataFrame(index=readings.index)
     frame[t("measurements.col.time", lang)] = ui.to_local(readings["ts"], tz).dt.strftime("%Y-%m-%d %H:%M:%S").values
@@ -205,7 +205,7 @@ def render_table(snapshot: Snapshot, series: pd.DataFrame, tz: str, lang: str) -
 # -- messages ---------------------------------------------------------------
 
 def error_message(error: CorrectionError, series: pd.DataFrame, lang: str, tz: str) -> str:
-    """The refusal in the user's language, naming the field or reading and what to do."""
+    """Return the rejection in the user's language, naming the field or reading and what to do."""
     where = ""
     if error.reading_key:
         series_id, ts = corrections.parse_reading_key(error.reading_key)
@@ -252,7 +252,7 @@ def after_write(snapshot: Snapshot, message: str, lang: str) -> None:
 # -- reason and comment -----------------------------------------------------
 
 def reason_inputs(key: str, lang: str) -> tuple[str, str]:
-    """The reason and the required comment of a change, as one form or section asks for them."""
+    """Draw the reason and the required comment of a change, and return both."""
     try:
         reasons = ui.query("list_reason_codes")
     except (ui.DatabaseUnavailable, *ui.QUERY_ERRORS) as error:
@@ -460,6 +460,50 @@ def render_delete(snapshot: Snapshot, series: pd.DataFrame, user, tz: str, lang:
     after_write(snapshot, t("measurements.deleted", lang, count=deleted), lang)
 
 
+def render_restore(snapshot: Snapshot, series: pd.DataFrame, user, tz: str, lang: str) -> None:
+    """List the deleted readings of the filter and restore the picked ones with their old value and quality."""
+    st.subheader(t("measurements.restore_heading", lang))
+    try:
+        deleted = corrections.deleted_readings(ui.get_database(), snapshot.selection)
+    except (ui.DatabaseUnavailable, CorrectionError) as error:
+        ui.show_panel_error("measurements.restore_heading", error, lang)
+        return
+    if deleted.empty:
+        st.caption(t("measurements.restore_none", lang))
+        return
+
+    entries = deleted.set_index("audit_id")
+
+    def label(audit_id: int) -> str:
+        row = entries.loc[audit_id]
+        value = "–" if pd.isna(row["old_value"]) else f"{row['old_value']:g}"
+        return t("measurements.restore_option", lang, time=ui.format_local(row["ts"], tz),
+                 name=reading_name(series, int(row["series_id"]), lang), value=value, user=row["changed_by"],
+                 deleted_at=ui.format_local(row["changed_at"], tz))
+
+    with st.form(f"restore_{snapshot.generation}"):
+        picked = st.multiselect(t("measurements.restore_pick", lang, count=len(entries)), list(entries.index),
+                                format_func=label, key=f"restore_{snapshot.generation}_picked")
+        comment = st.text_area(t("measurements.comment", lang), key=f"restore_{snapshot.generation}_comment",
+                               max_chars=2000)
+        submitted = st.form_submit_button(t("measurements.restore_confirm", lang))
+    if not submitted:
+        return
+    if not picked:
+        st.error(t("measurements.restore_pick_first", lang))
+        return
+
+    try:
+        restored = corrections.restore(ui.get_database(), [int(audit_id) for audit_id in picked], comment=comment,
+                                       user=user.username)
+    except CorrectionError as error:
+        st.error(error_message(error, series, lang, tz))
+        return
+    except ui.DatabaseUnavailable as error:
+        ui.show_database_problem(error, lang)
+    after_write(snapshot, t("measurements.restored", lang, count=restored), lang)
+
+
 # -- page -------------------------------------------------------------------
 
 def render() -> None:
@@ -492,6 +536,7 @@ def render() -> None:
         render_batch(snapshot, series, user, tz, lang)
     with delete:
         render_delete(snapshot, series, user, tz, lang)
+        render_restore(snapshot, series, user, tz, lang)
 
 
 render()

@@ -45,6 +45,7 @@ def open_page(station_code: str, lang: str = "zh-CN", username: str = "op-anna")
     at = sign_in(AppTest.from_file(MEASUREMENTS_PAGE, default_timeout=RUN_TIMEOUT_S), "operator", username)
     at.query_params["lang"] = lang
     at.session_state["corr_station"] = station_code
+    at.session_state["corr_dates"] = (DAY_START.date(), DAY_START.date())
     at.run()
     assert not at.exception, [exception.value for exception in at.exception]
     return at
@@ -204,3 +205,38 @@ def test_changed_rows_match_by_key_not_position():
     assert list(changed.index) == [keys[0]]
     assert changed.loc[keys[0]].tolist() == [5.0, 0]
     assert corrections.parse_reading_key(keys[1]) == (7, DAY_START + timedelta(minutes=15))
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_deleted_readings_restored(app_env, db_url, station, lang):
+    """After a delete the readings are listed as deleted; two picked ones come back with their old values."""
+    code, series_id = station
+    with psycopg.connect(db_url) as conn:
+        conn.execute("SELECT api.delete_measurements_by_filter(%s, %s, %s, NULL, false, 4, 'other', '调试数据', 'op-bo')",
+                     [[series_id], DAY_START, DAY_START + timedelta(hours=1)])
+    at = open_page(code, lang)
+    picker = at.multiselect(key="restore_0_picked")
+    assert len(picker.options) == 4
+
+    next(b for b in at.button if b.label == t("measurements.restore_confirm", lang)).click().run()
+    assert [e.value for e in at.error] == [t("measurements.restore_pick_first", lang)]
+
+    audit_ids = restore_candidates(db_url, series_id)[:2]
+    at.multiselect(key="restore_0_picked").set_value(audit_ids)
+    at.text_area(key="restore_0_comment").input("误删，恢复")
+    next(b for b in at.button if b.label == t("measurements.restore_confirm", lang)).click().run()
+
+    assert [s.value for s in at.success] == [t("measurements.restored", lang, count=2)]
+    with psycopg.connect(db_url) as conn:
+        stored = conn.execute("SELECT value, version, substituted FROM public.measurements WHERE series_id = %s"
+                              " ORDER BY ts", [series_id]).fetchall()
+    # One delete removed all four, so the list is in time order and the first two are 10:00 and 10:15.
+    assert stored == [(VALUES[0], 2, True), (VALUES[1], 2, True)]
+    assert [row[0] for row in audit_rows(db_url, series_id)] == ["delete"] * 4 + ["restore"] * 2
+
+
+def restore_candidates(db_url: str, series_id: int) -> list[int]:
+    with psycopg.connect(db_url) as conn:
+        return [row[0] for row in conn.execute(
+            "SELECT audit_id FROM api.get_deleted_measurements(%s, %s, %s)",
+            [[series_id], DAY_START, DAY_START + timedelta(days=1)]).fetchall()]
