@@ -30,6 +30,7 @@ CURSORS_KEY = "corr_cursors"
 SELECTED_KEY = "corr_selected"
 DELETE_PREVIEW_KEY = "corr_delete_preview"
 FLASH_KEY = "corr_flash"
+SEEN_STATION_KEY = "corr_seen_station"
 ALL_SOURCES = ""
 PREFERRED_METRIC = "flow_rate"
 MAX_SERIES = 200
@@ -59,6 +60,10 @@ def pick_series(catalogue: pd.DataFrame, lang: str) -> pd.DataFrame:
     station = columns[0].selectbox(t("measurements.station", lang), list(stations.index), key=STATION_KEY,
                                    format_func=lambda code: f"{_label(stations.loc[code], 'station_name', lang)} ({code})")
     station_series = catalogue[catalogue["station_code"] == station]
+    if st.session_state.get(SEEN_STATION_KEY, station) != station:
+        # Another station has other data days: start from its latest day again.
+        st.session_state.pop(DATES_KEY, None)
+    st.session_state[SEEN_STATION_KEY] = station
 
     devices = station_series.drop_duplicates("device_code").set_index("device_code")
     device_codes = list(devices.index)
@@ -513,6 +518,7 @@ def render() -> None:
     show_flash()
 
     catalogue = ui.load_series_catalogue(lang)
+    ui.relabel_widgets((STATION_KEY, DEVICES_KEY, METRICS_KEY, QUALITIES_KEY, SOURCE_KEY, SELECTED_KEY))
     series = pick_series(catalogue, lang)
     if series.empty:
         st.info(t("measurements.choose_series", lang))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import psycopg
 import pytest
@@ -240,3 +240,17 @@ def restore_candidates(db_url: str, series_id: int) -> list[int]:
         return [row[0] for row in conn.execute(
             "SELECT audit_id FROM api.get_deleted_measurements(%s, %s, %s)",
             [[series_id], DAY_START, DAY_START + timedelta(days=1)]).fetchall()]
+
+
+def test_station_switch_moves_dates(app_env, db_url, station):
+    """Another station starts at its own latest day, not at the day picked for the previous one."""
+    other = "uitest-corr-other-day"
+    with psycopg.connect(db_url) as conn:
+        series_id = pump_series(conn, other, "另一测试站", "Other day station", "Asia/Shanghai")
+        insert_good_readings(conn, series_id, [(DAY_START + timedelta(days=5), 7.0)])
+    at = open_page(station[0])
+
+    at.selectbox(key="corr_station").set_value(other).run()
+
+    assert at.date_input(key="corr_dates").value == (date(2024, 11, 25), date(2024, 11, 25))
+    assert list(at.dataframe[0].value.iloc[:, 3]) == [7.0]
