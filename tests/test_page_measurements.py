@@ -254,3 +254,26 @@ def test_station_switch_moves_dates(app_env, db_url, station):
 
     assert at.date_input(key="corr_dates").value == (date(2024, 11, 25), date(2024, 11, 25))
     assert list(at.dataframe[0].value.iloc[:, 3]) == [7.0]
+
+
+def test_batch_is_all_or_nothing(app_env, db_url, station):
+    """Of three corrections the third is out of range: none is saved, and the error names that reading."""
+    from core.db import Database
+
+    _, series_id = station
+    changes = [corrections.Change(series_id, DAY_START + timedelta(minutes=15 * step), 1, value, 0)
+               for step, value in enumerate((20.0, 21.0, 250_000.0))]
+    database = Database(db_url).open()
+    try:
+        with pytest.raises(corrections.CorrectionError) as error:
+            corrections.correct(database, changes, reason_code="calibration", comment="批量校准", user="op-anna")
+        applied = corrections.correct(database, changes[:2], reason_code="calibration", comment="批量校准",
+                                      user="op-anna")
+    finally:
+        database.close()
+
+    assert (error.value.kind, error.value.field) == ("invalid", "value")
+    assert error.value.reading_key == corrections.reading_key(series_id, DAY_START + timedelta(minutes=30))
+    assert [row["value"] for row in applied] == [20.0, 21.0]
+    assert reading(db_url, series_id, DAY_START + timedelta(minutes=30)) == (13.5, None, 0, 1, False, None)
+    assert [row[2] for row in audit_rows(db_url, series_id)] == [20.0, 21.0]
