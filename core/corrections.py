@@ -36,7 +36,7 @@ ALREADY_EXISTS = "23505"   # unique_violation: a restore found the reading back
 
 
 class CorrectionError(Exception):
-    """A change was refused. `kind` is invalid, conflict, not_found, exists or failed.
+    """A change was rejected. `kind` is invalid, unchanged, conflict, not_found, exists or failed.
 
     `field` names the input at fault for `invalid`, and `reading_key` the
     reading of a batch that failed; `detail` is the database's own message.
@@ -91,6 +91,8 @@ def parse_reading_key(key: str) -> tuple[int, datetime]:
 def _as_error(error: DatabaseError, *, reading: str | None = None) -> CorrectionError:
     kinds = {INVALID_VALUE: "invalid", CONFLICT: "conflict", NOT_FOUND: "not_found", ALREADY_EXISTS: "exists"}
     kind = kinds.get(error.sqlstate, "failed")
+    if kind == "invalid" and error.detail == "unchanged":
+        kind = "unchanged"
     return CorrectionError(kind, error.message, field=error.column, reading_key=reading)
 
 

@@ -30,7 +30,7 @@ PARAMETER_NAME = re.compile(r"^p_[a-z0-9_]{1,60}$")
 
 
 class DatabaseError(RuntimeError):
-    """A database call failed, with PostgreSQL's SQLSTATE, message, hint and the column at fault (if any)."""
+    """A database call failed, with PostgreSQL's SQLSTATE, message, hint, detail and the column at fault (if any)."""
 
     def __init__(self, function: str, error: psycopg.Error):
         self.function = function
@@ -38,6 +38,7 @@ class DatabaseError(RuntimeError):
         self.message = error.diag.message_primary or str(error)
         self.hint = error.diag.message_hint
         self.column = error.diag.column_name
+        self.detail = error.diag.message_detail
         super().__init__(f"{function}: {self.message}" + (f" ({self.hint})" if self.hint else ""))
 
 

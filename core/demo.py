@@ -28,9 +28,11 @@ Rows are written with binary COPY straight into public.measurements with
 quality 0 (good) and the source 'demo'. A station's points are split into
 groups, one per connection, and each group is loaded in one transaction.
 Re-running is safe. A group whose series already have every row of the
-window is skipped. A group with some of them gets the rest through a
-temporary table and `INSERT ... ON CONFLICT DO NOTHING`, so existing rows,
-including operators' corrections, are never overwritten. Advisory locks on
+window is skipped. A group with some of them gets the rows before each
+series' first or after its last reading through a temporary table and
+`INSERT ... ON CONFLICT DO NOTHING`. Existing rows, including operators'
+corrections, are never overwritten, and readings an operator deleted inside
+the covered range are not brought back. Advisory locks on
 the series ids make concurrent runs wait for each other instead of failing
 on duplicate keys.
 """
@@ -445,6 +447,13 @@ def _load_points(url: str, plan: StationPlan, points: tuple[Point, ...], window:
         if mode == "merge":
             conn.execute("CREATE TEMP TABLE demo_rows (series_id integer, quality smallint, source_id smallint, "
                          "ts timestamptz, value double precision) ON COMMIT DROP")
+            # Each series' covered range: only rows outside it are added.
+            conn.execute("CREATE TEMP TABLE demo_extent ON COMMIT DROP AS "
+                         "SELECT s.series_id, (SELECT min(m.ts) FROM public.measurements AS m "
+                         "                     WHERE m.series_id = s.series_id) AS first_ts, "
+                         "                    (SELECT max(m.ts) FROM public.measurements AS m "
+                         "                     WHERE m.series_id = s.series_id) AS last_ts "
+                         "FROM unnest(%s::integer[]) AS s (series_id)", [series_ids])
         rows = 0
         for ts_us, readings in _station_chunks(plan, window, seed, limits):
             payloads = (_encode_copy_rows(plan.series_ids[point], ts_us, readings[point], source_id)
@@ -474,7 +483,9 @@ def _copy_chunk(conn: psycopg.Connection, payloads: Iterator[bytes]) -> int:
 def _merge_chunk(conn: psycopg.Connection, payloads: Iterator[bytes]) -> int:
     with conn.cursor() as cursor:
         _copy_binary(cursor, f"demo_rows {COPY_COLUMNS}", payloads)
-        cursor.execute(f"INSERT INTO public.measurements {COPY_COLUMNS} SELECT * FROM demo_rows "
+        cursor.execute(f"INSERT INTO public.measurements {COPY_COLUMNS} SELECT d.* FROM demo_rows AS d "
+                       "JOIN demo_extent AS e USING (series_id) "
+                       "WHERE e.first_ts IS NULL OR d.ts < e.first_ts OR d.ts > e.last_ts "
                        "ON CONFLICT (series_id, ts) DO NOTHING")
         inserted = cursor.rowcount
         cursor.execute("TRUNCATE demo_rows")

@@ -48,6 +48,7 @@ def main() -> None:
         return
 
     session.render_account_box(user, lang)
+    session.warn_about_linked_page(user, lang)
     page.run()
 
 

@@ -385,7 +385,8 @@ def format_user(user: dict, settings: Settings) -> str:
         state = t("cli.user.state.active", lang)
 
     last_login = user["last_login_at"]
-    return t("cli.user.row", lang, username=user["username"], display_name=user["display_name"], role=user["role"],
+    role = t(f"auth.role.{user['role']}", lang)
+    return t("cli.user.row", lang, username=user["username"], display_name=user["display_name"], role=role,
              state=state,
              last_login=f"{last_login.astimezone(zone):%Y-%m-%d %H:%M %Z}" if last_login else t("cli.user.never", lang))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from urllib.parse import urlsplit
 
 import streamlit as st
 
@@ -27,6 +28,7 @@ CHECKED_KEY = "auth_checked_s"
 # disabled account takes effect within this many seconds, not at next login.
 ACCOUNT_CHECK_INTERVAL_S = 30
 SIGNED_OUT_REASON_KEY = "auth_signed_out_reason"
+LINK_CHECKED_KEY = "auth_link_checked"
 LOGIN_FORM_KEY = "login_form"
 USERNAME_KEY = "login_username"
 PASSWORD_KEY = "login_password"
@@ -124,6 +126,8 @@ def require_page(page: str, lang: str) -> auth.User:
 
 
 def _try_sign_in(username: str, password: str, lang: str) -> None:
+    # The note about the last logout no longer applies once the user tries again.
+    st.session_state.pop(SIGNED_OUT_REASON_KEY, None)
     if not username.strip() or not password:
         st.error(t("auth.login.missing", lang))
         return
@@ -163,6 +167,23 @@ def render_login(lang: str) -> None:
 
     if submitted:
         _try_sign_in(username, password, lang)
+
+
+def warn_about_linked_page(user: auth.User, lang: str) -> None:
+    """Say so once when the link that opened this session names a page the user's role may not use.
+
+    Navigation then shows the default page instead, which would otherwise
+    look as if the link were wrong.
+    """
+    if st.session_state.get(LINK_CHECKED_KEY):
+        return
+    st.session_state[LINK_CHECKED_KEY] = True
+
+    url = st.context.url or ""
+    requested = urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]
+    if requested in PAGES and not auth.may_open(user.role, requested):
+        log.warning("auth.page_refused", extra=fields(username=user.username, role=user.role, page=requested))
+        st.warning(t("auth.page_refused", lang, role=role_label(user.role, lang), page=t(f"nav.{requested}", lang)))
 
 
 def render_account_box(user: auth.User, lang: str) -> None:

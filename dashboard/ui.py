@@ -38,6 +38,9 @@ CONNECT_TIMEOUT_S = 5
 ERROR_DETAIL_MAX_CHARS = 240
 TIME_FORMAT = "%Y-%m-%d %H:%M"
 PAGE_ICON = "💧"  # an emoji, so the browser fetches no icon font from the internet
+# Material icons ship with Streamlit's frontend; an emoji needs a colour emoji
+# font, which many Linux machines lack.
+SUCCESS_ICON = ":material/check_circle:"
 PAGES_DIR = PROJECT_ROOT / "pages"
 
 # Errors a panel catches to show a short note instead of failing the page.

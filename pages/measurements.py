@@ -31,6 +31,7 @@ SELECTED_KEY = "corr_selected"
 DELETE_PREVIEW_KEY = "corr_delete_preview"
 FLASH_KEY = "corr_flash"
 SEEN_STATION_KEY = "corr_seen_station"
+RELABEL_KEY = "corr_relabel"
 ALL_SOURCES = ""
 PREFERRED_METRIC = "flow_rate"
 MAX_SERIES = 200
@@ -177,7 +178,7 @@ def describe_readings(readings: pd.DataFrame, series: pd.DataFrame, tz: str, lan
     frame[t("measurements.col.metric", lang)] = [_label(info.loc[s], "metric_name", lang) for s in readings["series_id"]]
     frame[t("measurements.col.value", lang)] = readings["value"].values
     frame[t("measurements.col.unit", lang)] = [info.loc[s, "unit"] for s in readings["series_id"]]
-    frame[t("measurements.col.original", lang)] = readings["original_value"].values
+    frame[t("measurements.col.original", lang)] = [format_value(value) for value in readings["original_value"]]
     frame[t("measurements.col.quality", lang)] = [t(f"quality.{q}", lang) for q in readings["quality"]]
     frame[t("measurements.col.substituted", lang)] = readings["substituted"].values
     frame[t("measurements.col.source", lang)] = [t(f"source.{s}", lang) for s in readings["source"]]
@@ -209,21 +210,30 @@ def render_table(snapshot: Snapshot, series: pd.DataFrame, tz: str, lang: str) -
 
 # -- messages ---------------------------------------------------------------
 
-def error_message(error: CorrectionError, series: pd.DataFrame, lang: str, tz: str) -> str:
-    """Return the rejection in the user's language, naming the field or reading and what to do."""
+def error_message(error: CorrectionError, series: pd.DataFrame, lang: str, tz: str,
+                  values: dict[str, float | None] | None = None) -> str:
+    """Return the rejection in the user's language, naming the field or reading, the value and what to do.
+
+    `values` maps reading keys to the values the operator sent, so a
+    rejected value can be quoted.
+    """
     where = ""
+    info = series.set_index("series_id")
+    row = series.iloc[0]
     if error.reading_key:
         series_id, ts = corrections.parse_reading_key(error.reading_key)
         where = t("measurements.error.at_reading", lang, time=ui.format_local(ts, tz, ""),
                   name=reading_name(series, series_id, lang))
-    if error.kind == "invalid":
-        field = error.field if error.field in ("value", "quality", "reason_code", "comment", "changed_by") else "other"
-        row = series.iloc[0]
-        if error.reading_key:
-            row = series.set_index("series_id").loc[corrections.parse_reading_key(error.reading_key)[0]]
-        return where + t(f"measurements.error.invalid_{field}", lang, min=f"{row['valid_min']:g}",
-                         max=f"{row['valid_max']:g}", unit=row["unit"], detail=error.detail)
-    return where + t(f"measurements.error.{error.kind}", lang, detail=error.detail)
+        if series_id in info.index:
+            row = info.loc[series_id]
+
+    if error.kind != "invalid":
+        return where + t(f"measurements.error.{error.kind}", lang, detail=error.detail)
+    field = error.field if error.field in ("value", "quality", "reason_code", "comment", "changed_by") else "other"
+    sent = (values or {}).get(error.reading_key)
+    shown = t("measurements.error.empty_value", lang) if sent is None or pd.isna(sent) else f"{sent:g}"
+    return where + t(f"measurements.error.invalid_{field}", lang, value=shown, min=f"{row['valid_min']:g}",
+                     max=f"{row['valid_max']:g}", unit=row["unit"], detail=error.detail)
 
 
 def reading_name(series: pd.DataFrame, series_id: int, lang: str) -> str:
@@ -242,7 +252,7 @@ def flash(message: str) -> None:
 def show_flash() -> None:
     message = st.session_state.pop(FLASH_KEY, None)
     if message:
-        st.toast(message, icon="✅")
+        st.toast(message, icon=ui.SUCCESS_ICON)
         st.success(message)
 
 
@@ -251,18 +261,26 @@ def after_write(snapshot: Snapshot, message: str, lang: str) -> None:
     ui.clear_query_cache()
     reload(snapshot, lang)
     flash(message)
+    # The reading picker keeps its key while its labels (with the values)
+    # change; re-sending its value on the next run shows the new label.
+    st.session_state[RELABEL_KEY] = True
     st.rerun()
 
 
 # -- reason and comment -----------------------------------------------------
 
-def reason_inputs(key: str, lang: str) -> tuple[str, str]:
-    """Draw the reason and the required comment of a change, and return both."""
+def reason_names(lang: str) -> dict[str, str]:
+    """Return the reason codes in display order, mapped to their names in `lang`."""
     try:
         reasons = ui.query("list_reason_codes")
     except (ui.DatabaseUnavailable, *ui.QUERY_ERRORS) as error:
         ui.show_database_problem(error, lang)
-    names = {row["code"]: ui.localized(row, "name", lang) for _, row in reasons.iterrows()}
+    return {row["code"]: ui.localized(row, "name", lang) for _, row in reasons.iterrows()}
+
+
+def reason_inputs(key: str, lang: str) -> tuple[str, str]:
+    """Draw the reason and the required comment of a change, and return both."""
+    names = reason_names(lang)
     reason = st.selectbox(t("measurements.reason", lang), list(names), key=f"{key}_reason",
                           format_func=lambda code: names[code])
     comment = st.text_area(t("measurements.comment", lang), key=f"{key}_comment", max_chars=2000,
@@ -320,7 +338,7 @@ def render_single(snapshot: Snapshot, series: pd.DataFrame, user, tz: str, lang:
             corrections.correct(ui.get_database(), [change], reason_code=reason, comment=comment,
                                 user=user.username)
         except CorrectionError as error:
-            st.error(error_message(error, series, lang, tz))
+            st.error(error_message(error, series, lang, tz, {corrections.reading_key(change.series_id, change.ts): value}))
         except ui.DatabaseUnavailable as error:
             ui.show_database_problem(error, lang)
         else:
@@ -343,15 +361,20 @@ def render_history(series_id: int, ts, tz: str, lang: str) -> None:
     table = pd.DataFrame({
         t("measurements.col.changed_at", lang): [ui.format_local(moment, tz) for moment in entries["changed_at"]],
         t("measurements.col.action", lang): [t(f"action.{action}", lang) for action in entries["action"]],
-        t("measurements.col.old_value", lang): entries["old_value"],
-        t("measurements.col.new_value", lang): entries["new_value"],
+        t("measurements.col.old_value", lang): [format_value(value) for value in entries["old_value"]],
+        t("measurements.col.new_value", lang): [format_value(value) for value in entries["new_value"]],
         t("measurements.col.old_quality", lang): [_quality(q, lang) for q in entries["old_quality"]],
         t("measurements.col.new_quality", lang): [_quality(q, lang) for q in entries["new_quality"]],
-        t("measurements.col.reason", lang): entries["reason_code"].fillna(""),
+        t("measurements.col.reason", lang): [reason_names(lang).get(code, "") for code in entries["reason_code"]],
         t("measurements.col.comment", lang): entries["comment"].fillna(""),
         t("measurements.col.changed_by", lang): entries["changed_by"].fillna(""),
     })
     st.dataframe(table, hide_index=True, width="stretch")
+
+
+def format_value(value) -> str:
+    """Format a value for a table cell; a missing one is an empty cell, not "None"."""
+    return "" if value is None or pd.isna(value) else f"{value:g}"
 
 
 def _quality(quality, lang: str) -> str:
@@ -396,7 +419,8 @@ def render_batch(snapshot: Snapshot, series: pd.DataFrame, user, tz: str, lang: 
         try:
             corrections.correct(ui.get_database(), changes, reason_code=reason, comment=comment, user=user.username)
         except CorrectionError as error:
-            st.error(error_message(error, series, lang, tz))
+            sent = {corrections.reading_key(change.series_id, change.ts): change.value for change in changes}
+            st.error(error_message(error, series, lang, tz, sent))
         except ui.DatabaseUnavailable as error:
             ui.show_database_problem(error, lang)
         else:
@@ -516,6 +540,8 @@ def render() -> None:
     user = session.require_page("measurements", lang)
     st.title(t("measurements.title", lang))
     show_flash()
+    if st.session_state.pop(RELABEL_KEY, False) and SELECTED_KEY in st.session_state:
+        st.session_state[SELECTED_KEY] = st.session_state[SELECTED_KEY]
 
     catalogue = ui.load_series_catalogue(lang)
     ui.relabel_widgets((STATION_KEY, DEVICES_KEY, METRICS_KEY, QUALITIES_KEY, SOURCE_KEY, SELECTED_KEY))

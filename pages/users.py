@@ -20,6 +20,9 @@ from dashboard import session, ui
 ADD_FORM_KEY = "users_add"
 EDIT_USER_KEY = "users_edit_user"
 FLASH_KEY = "users_flash"
+ADD_FIELD_KEYS = ("users_add_username", "users_add_display_name", "users_add_password", "users_add_repeat")
+# Core messages that advise a CLI command get the page's own wording here.
+PAGE_MESSAGES = {"auth.error.user_exists": "users.user_exists", "auth.error.user_not_found": "users.user_not_found"}
 
 
 def load_accounts(lang: str) -> list[dict]:
@@ -54,16 +57,21 @@ def render_table(accounts: list[dict], lang: str) -> None:
     st.dataframe(table, hide_index=True, width="stretch")
 
 
-def run_action(action: Callable[[object], None], success: str, lang: str) -> None:
-    """Run one account change on a write connection; show the refusal, or keep `success` for the rerun's toast."""
+def run_action(action: Callable[[object], None], success: str, lang: str, clear_keys: tuple[str, ...] = ()) -> None:
+    """Run one account change on a write connection; show the rejection, or keep `success` for the rerun's toast.
+
+    After a success the inputs named in `clear_keys` start empty again.
+    """
     try:
         with ui.get_database().connection(write=True) as conn:
             action(conn)
     except AuthError as error:
-        st.error(t(error.key, lang, **error.params))
+        st.error(t(PAGE_MESSAGES.get(error.key, error.key), lang, **error.params))
         return
     except (ui.DatabaseUnavailable, *ui.QUERY_ERRORS) as error:
         ui.show_database_problem(error, lang)
+    for key in clear_keys:
+        st.session_state.pop(key, None)
     st.session_state[FLASH_KEY] = success
     st.rerun()
 
@@ -78,20 +86,20 @@ def passwords_match(first: str, second: str, lang: str) -> bool:
 def render_add(lang: str) -> None:
     with st.form(ADD_FORM_KEY, clear_on_submit=False):
         columns = st.columns(3)
-        username = columns[0].text_input(t("users.col.username", lang), max_chars=64,
+        username = columns[0].text_input(t("users.col.username", lang), max_chars=64, key=ADD_FIELD_KEYS[0],
                                          help=t("users.username_help", lang))
-        display_name = columns[1].text_input(t("users.col.display_name", lang), max_chars=200)
+        display_name = columns[1].text_input(t("users.col.display_name", lang), max_chars=200, key=ADD_FIELD_KEYS[1])
         role = columns[2].selectbox(t("users.col.role", lang), auth.ROLES, index=0,
                                     format_func=lambda code: session.role_label(code, lang))
-        password = st.text_input(t("users.password", lang), type="password", max_chars=256,
+        password = st.text_input(t("users.password", lang), type="password", max_chars=256, key=ADD_FIELD_KEYS[2],
                                  help=t("users.password_help", lang, minimum=auth.PASSWORD_MIN_LENGTH))
-        repeat = st.text_input(t("users.password_repeat", lang), type="password", max_chars=256)
+        repeat = st.text_input(t("users.password_repeat", lang), type="password", max_chars=256, key=ADD_FIELD_KEYS[3])
         submitted = st.form_submit_button(t("users.add", lang), type="primary")
 
     if submitted and passwords_match(password, repeat, lang):
         run_action(lambda conn: auth.add_user(conn, username, role, password, display_name.strip() or None),
                    t("users.added", lang, username=auth.normalize_username(username),
-                     role=session.role_label(role, lang)), lang)
+                     role=session.role_label(role, lang)), lang, clear_keys=ADD_FIELD_KEYS)
 
 
 def render_edit(accounts: list[dict], me: auth.User, lang: str) -> None:
@@ -135,7 +143,7 @@ def render() -> None:
     st.title(t("users.title", lang))
     message = st.session_state.pop(FLASH_KEY, None)
     if message:
-        st.toast(message, icon="✅")
+        st.toast(message, icon=ui.SUCCESS_ICON)
         st.success(message)
 
     accounts = load_accounts(lang)

@@ -304,7 +304,7 @@ def test_cli_add_then_list(db_url, tmp_path):
     assert username in added.stdout
     assert listed.returncode == 0, listed.stderr
     row = next(line for line in listed.stdout.splitlines() if username in line)
-    assert "admin" in row
+    assert "管理员" in row
     assert "站长" in row
     assert "正常" in row
     assert "active" in next(line for line in listed_en.stdout.splitlines() if username in line)

@@ -240,3 +240,13 @@ def test_second_station_on_one_chart(page, app_url, artifacts_dir):
     page.get_by_role("heading", name="站点运行曲线").click()  # no focused picker in the screenshot
     page.wait_for_timeout(1000)
     page.screenshot(path=str(artifacts_dir / "metrics-two-stations.png"), full_page=True)
+
+
+def test_viewer_link_to_corrections_page(page, app_url):
+    """A viewer opening a link to the corrections page lands on the overview with a note why."""
+    page.goto(f"{app_url}/measurements")
+    log_in(page, VIEWER)
+
+    expect(page.get_by_text("当前角色（查看者）无权使用“读数修正”页面。", exact=False)).to_be_visible(timeout=UI_TIMEOUT_MS)
+    expect(page.get_by_role("heading", name="泵站概览")).to_be_visible()
+    expect(page.get_by_role("link", name="读数修正")).to_have_count(0)

@@ -254,6 +254,7 @@ def test_rerun_skips_complete_stations(db_url, report_15min):
 
 
 def test_rerun_later_adds_only_new_rows(db_url):
+    """A later run adds the new rows only: corrections stay, and a deleted reading is not refilled."""
     prefix = "test-demo-rerun"
     first = generate_demo(db_url, stations=1, days=1, interval_min=15, end=END, station_prefix=prefix)
     corrected = _fetch(db_url, """
@@ -261,6 +262,11 @@ def test_rerun_later_adds_only_new_rows(db_url):
         FROM reporting.v_series AS v
         WHERE v.series_id = m.series_id AND v.station_code = %s AND v.metric_code = 'level' AND m.ts = %s
         RETURNING m.series_id""", [f"{prefix}-01", END - timedelta(hours=1)])
+    deleted = _fetch(db_url, """
+        DELETE FROM public.measurements AS m
+        USING reporting.v_series AS v
+        WHERE v.series_id = m.series_id AND v.station_code = %s AND v.metric_code = 'level' AND m.ts = %s
+        RETURNING m.series_id""", [f"{prefix}-01", END - timedelta(hours=2)])
 
     later = generate_demo(db_url, stations=1, days=1, interval_min=15, end=END + timedelta(hours=6),
                           station_prefix=prefix)
@@ -270,7 +276,9 @@ def test_rerun_later_adds_only_new_rows(db_url):
     assert first.rows == 960
     assert later.rows == 6 * 4 * 10
     assert later.stations_merged == 1
-    assert _row_count(db_url, prefix) == 960 + 240
+    # The reading deleted inside the covered range stays deleted.
+    assert len(deleted) == 1
+    assert _row_count(db_url, prefix) == 960 - 1 + 240
     assert value_after_rerun == [(1.234,)]
 
 

@@ -38,13 +38,21 @@ def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120)
 
 
-def _processes_using(folder: Path) -> list[psutil.Process]:
-    found = []
-    for process in psutil.process_iter(["cmdline"]):
-        cmdline = " ".join(process.info["cmdline"] or [])
-        if str(folder) in cmdline:
-            found.append(process)
-    return found
+def _processes_using(folder: Path, wait_s: float = 10.0) -> list[psutil.Process]:
+    """Processes whose command line names `folder`, after waiting up to `wait_s` for them to exit.
+
+    A postgres backend can outlive its postmaster's exit by a moment on a busy machine.
+    """
+    deadline = time.monotonic() + wait_s
+    while True:
+        found = []
+        for process in psutil.process_iter(["cmdline", "status"]):
+            cmdline = " ".join(process.info["cmdline"] or [])
+            if str(folder) in cmdline and process.info["status"] != psutil.STATUS_ZOMBIE:
+                found.append(process)
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.2)
 
 
 @pytest.fixture

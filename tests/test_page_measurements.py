@@ -135,8 +135,8 @@ def test_invalid_correction_names_field(app_env, db_url, station, lang, value, c
         assert reading(db_url, series_id, DAY_START)[0] == 20.0
         assert audit_rows(db_url, series_id)[0][4] == comment
         return
-    expected = at_first_reading(lang) + t(f"measurements.error.invalid_{field}", lang, min="-100", max="100000",
-                                          unit="m³/h", detail="")
+    expected = at_first_reading(lang) + t(f"measurements.error.invalid_{field}", lang, value=f"{value:g}",
+                                          min="-100", max="100000", unit="m³/h", detail="")
     assert [error.value for error in at.error] == [expected]
     assert reading(db_url, series_id, DAY_START) == (12.5, None, 0, 1, False, None)
     assert audit_rows(db_url, series_id) == []
@@ -158,15 +158,25 @@ def test_concurrent_correction_conflicts(app_env, db_url, station, lang):
     assert [row[5] for row in audit_rows(db_url, series_id)] == ["op-anna"]
 
 
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_unchanged_correction_not_saved(app_env, db_url, station, lang):
+    code, series_id = station
+    at = fill_correction(open_page(code, lang), VALUES[0], "只是核对")
+
+    assert [error.value for error in at.error] == [
+        at_first_reading(lang) + t("measurements.error.unchanged", lang, detail="")]
+    assert reading(db_url, series_id, DAY_START) == (12.5, None, 0, 1, False, None)
+
+
 def test_history_lists_changes(app_env, db_url, station):
     code, series_id = station
     at = fill_correction(open_page(code), 16.0, "校准后修正", reason="calibration")
     history = at.dataframe[1].value
 
     assert list(history["操作"]) == ["修正"]
-    assert list(history["原数值"]) == [12.5]
-    assert list(history["新数值"]) == [16.0]
-    assert list(history["原因"]) == ["calibration"]
+    assert list(history["原数值"]) == ["12.5"]
+    assert list(history["新数值"]) == ["16"]
+    assert list(history["原因"]) == ["校准修正"]
     assert list(history["修改人"]) == ["op-anna"]
 
 
@@ -231,7 +241,8 @@ def test_deleted_readings_restored(app_env, db_url, station, lang):
         stored = conn.execute("SELECT value, version, substituted FROM public.measurements WHERE series_id = %s"
                               " ORDER BY ts", [series_id]).fetchall()
     # One delete removed all four, so the list is in time order and the first two are 10:00 and 10:15.
-    assert stored == [(VALUES[0], 2, True), (VALUES[1], 2, True)]
+    # They come back as they were: imported, never corrected.
+    assert stored == [(VALUES[0], 2, False), (VALUES[1], 2, False)]
     assert [row[0] for row in audit_rows(db_url, series_id)] == ["delete"] * 4 + ["restore"] * 2
 
 

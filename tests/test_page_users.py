@@ -91,7 +91,7 @@ def test_add_account_refused(app_database, accounts, username, password, repeat,
 def test_existing_username_refused(app_database, accounts):
     at = fill_new_account(open_users(), accounts, "Neues-Passwort-1")
 
-    assert [e.value for e in at.error] == [t("auth.error.user_exists", "zh-CN", username=accounts)]
+    assert [e.value for e in at.error] == [t("users.user_exists", "zh-CN", username=accounts)]
 
 
 def test_change_role_disable_and_password(app_database, accounts):

@@ -127,10 +127,39 @@ def test_delete_and_restore(admin, series_id):
     restored = admin.execute("SELECT * FROM api.restore_measurement(%s, '误删，恢复', 'operator2')", [audit_id]).fetchone()
     actions = [row[0] for row in admin.execute("SELECT action FROM api.get_measurement_history(%s, %s)", [series_id, ts])]
 
+    source = admin.execute("SELECT s.code FROM public.measurements AS m JOIN public.measurement_sources AS s"
+                           " USING (source_id) WHERE m.series_id = %s AND m.ts = %s", [series_id, ts]).fetchone()
+
     assert gone is None
     assert restored == (series_id, ts, 148.0, 0, 2)
-    assert _reading(admin, series_id, ts)[:2] == (148.0, None)
+    # The reading comes back as it was: an uncorrected import, not a manual entry.
+    assert _reading(admin, series_id, ts)[:4] == (148.0, None, 0, False)
+    assert source == ("import",)
     assert actions == ["delete", "restore"]
+
+
+def test_restore_keeps_correction_state(admin, series_id):
+    """A corrected reading that is deleted and restored is still corrected, with its first value."""
+    ts = START + timedelta(hours=22, minutes=15)
+    _correct(admin, series_id, ts, 77.0, 1)
+    audit_id = admin.execute("SELECT api.delete_measurement(%s, %s, 2, 'other', '测试', 'operator1')",
+                             [series_id, ts]).fetchone()[0]
+
+    admin.execute("SELECT * FROM api.restore_measurement(%s, '恢复', 'operator2')", [audit_id])
+
+    assert _reading(admin, series_id, ts)[:5] == (77.0, 189.0, 0, True, 3)
+
+
+def test_unchanged_correction_rejected(admin, series_id):
+    """Saving the value and quality a reading already has is rejected and creates no version."""
+    ts = START + timedelta(hours=23, minutes=15)
+    before = _reading(admin, series_id, ts)
+
+    with pytest.raises(psycopg.errors.InvalidParameterValue) as error:
+        _correct(admin, series_id, ts, before[0], 1)
+
+    assert (error.value.diag.column_name, error.value.diag.message_detail) == ("value", "unchanged")
+    assert _reading(admin, series_id, ts) == before
 
 
 @pytest.mark.parametrize("reason, comment, field", [(None, "原因", "reason_code"), ("other", "", "comment")])

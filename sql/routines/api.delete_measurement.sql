@@ -14,7 +14,8 @@ SECURITY DEFINER
 SET search_path = pg_catalog, public
 AS $$
 -- Delete one reading the operator saw at p_expected_version; the audit row
--- keeps value, quality and version so api.restore_measurement can undo it.
+-- keeps value, quality, version, source, first value and substituted flag,
+-- so api.restore_measurement can undo it.
 -- Returns the audit id.
 DECLARE
     v_old public.measurements%ROWTYPE;
@@ -26,9 +27,11 @@ BEGIN
 
     DELETE FROM public.measurements AS m WHERE m.series_id = p_series_id AND m.ts = p_ts;
     INSERT INTO public.measurement_audit (series_id, ts, action, old_value, new_value, old_quality, new_quality,
-                                          old_version, new_version, reason_code, comment, source_id, changed_by)
+                                          old_version, new_version, reason_code, comment, source_id, changed_by,
+                                          old_source_id, old_original_value, old_substituted)
     VALUES (p_series_id, p_ts, 'delete', v_old.value, NULL, v_old.quality, NULL,
-            v_old.version, NULL, p_reason_code, trim(p_comment), 3, p_changed_by)
+            v_old.version, NULL, p_reason_code, trim(p_comment), 3, p_changed_by,
+            v_old.source_id, v_old.original_value, v_old.substituted)
     RETURNING audit_id INTO v_audit_id;
     RETURN v_audit_id;
 END

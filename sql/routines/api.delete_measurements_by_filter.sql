@@ -49,8 +49,10 @@ BEGIN
         RETURNING m.*
     )
     INSERT INTO public.measurement_audit (series_id, ts, action, old_value, old_quality, old_version,
-                                          reason_code, comment, source_id, changed_by)
-    SELECT d.series_id, d.ts, 'delete', d.value, d.quality, d.version, p_reason_code, trim(p_comment), 3, p_changed_by
+                                          reason_code, comment, source_id, changed_by,
+                                          old_source_id, old_original_value, old_substituted)
+    SELECT d.series_id, d.ts, 'delete', d.value, d.quality, d.version, p_reason_code, trim(p_comment), 3, p_changed_by,
+           d.source_id, d.original_value, d.substituted
     FROM deleted AS d;
     GET DIAGNOSTICS v_deleted = ROW_COUNT;
     RETURN v_deleted;

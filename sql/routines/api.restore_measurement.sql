@@ -11,7 +11,8 @@ SECURITY DEFINER
 SET search_path = pg_catalog, public
 AS $$
 -- Undo a delete from its audit row: the reading comes back with its old
--- value and quality and the next version, and the restore is audited.
+-- value, quality, source, first value and substituted flag and the next
+-- version, and the restore is audited.
 DECLARE
     v_audit public.measurement_audit%ROWTYPE;
     v_version integer;
@@ -32,8 +33,12 @@ BEGIN
 
     PERFORM public.ensure_measurement_partitions(v_audit.ts, v_audit.ts);
     v_version := coalesce(v_audit.old_version, 0) + 1;
-    INSERT INTO public.measurements (series_id, ts, value, quality, source_id, version, substituted, updated_at, updated_by)
-    VALUES (v_audit.series_id, v_audit.ts, v_audit.old_value, v_audit.old_quality, 3, v_version, true, now(), p_changed_by);
+    -- Deletes audited before their source, first value and substituted flag
+    -- were recorded come back as manual readings.
+    INSERT INTO public.measurements (series_id, ts, value, quality, source_id, version, substituted, original_value,
+                                     updated_at, updated_by)
+    VALUES (v_audit.series_id, v_audit.ts, v_audit.old_value, v_audit.old_quality, coalesce(v_audit.old_source_id, 3),
+            v_version, coalesce(v_audit.old_substituted, true), v_audit.old_original_value, now(), p_changed_by);
     INSERT INTO public.measurement_audit (series_id, ts, action, old_value, new_value, old_quality, new_quality,
                                           old_version, new_version, reason_code, comment, source_id, changed_by)
     VALUES (v_audit.series_id, v_audit.ts, 'restore', NULL, v_audit.old_value, NULL, v_audit.old_quality,
@@ -43,5 +48,5 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION api.restore_measurement(bigint, text, text) IS
-    'Undo the delete recorded in audit entry p_audit_id: re-insert the reading with its old value and quality, audited as a restore.';
+    'Undo the delete recorded in audit entry p_audit_id: re-insert the reading as it was (value, quality, source, first value, substituted flag), audited as a restore.';
 GRANT EXECUTE ON FUNCTION api.restore_measurement(bigint, text, text) TO pumpdash_write;

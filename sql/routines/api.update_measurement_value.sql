@@ -28,6 +28,11 @@ BEGIN
         public.check_measurement_change(p_series_id, p_value, p_quality, p_reason_code, p_comment, p_changed_by));
 
     v_old := public.lock_reading(p_series_id, p_ts, p_expected_version);
+    IF v_old.value IS NOT DISTINCT FROM p_value AND v_old.quality = p_quality THEN
+        RAISE EXCEPTION 'invalid value: % with quality % is what the reading already has', p_value, p_quality
+            USING ERRCODE = 'invalid_parameter_value', COLUMN = 'value', DETAIL = 'unchanged',
+                  HINT = 'Change the value or the quality; a correction that changes nothing is not saved.';
+    END IF;
 
     UPDATE public.measurements AS m
     SET value = p_value,
