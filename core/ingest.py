@@ -14,10 +14,7 @@ batches of `ingest_batch_rows` readings.
 
 from __future__ import annotations
 
-import codecs
-import csv
 import difflib
-import hashlib
 import json
 import logging
 import platform
@@ -26,30 +23,28 @@ import re
 import secrets
 import threading
 import time
-import zipfile
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import openpyxl
 import psycopg
-import yaml
-from openpyxl.utils.exceptions import InvalidFileException
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.json import Jsonb
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from core.db import DatabaseError, execute_logged, function_call
 from core.logs import fields
-from core.settings import CONFIG_DIR, Settings, load_settings
+from core.profiles import PROFILES_PATH, IngestError, Profile, ProfileError, load_profiles, pick_profile
+from core.readers import Table, is_blank, open_csv, open_xlsx, parse_time, scan_file, detect_delimiter, value_text
+from core.settings import Settings, load_settings
+
+__all__ = ["IngestError", "ImportSummary", "Profile", "ProfileError", "import_files", "load_profiles"]
 
 log = logging.getLogger(__name__)
 
-PROFILES_PATH = CONFIG_DIR / "ingest.yaml"
 MERGE_FUNCTION = "public.merge_staged_measurements"
 STAGING_COLUMNS = ("run_id", "batch_no", "line_no", "column_name", "station_code", "device_code",
                    "metric_code", "unit", "ts_local", "ts_utc", "value_text")
@@ -58,158 +53,6 @@ REJECTS_SQL = ("COPY (SELECT line_no, column_name, value_text, reason_code, deta
                "WHERE run_id = {} ORDER BY line_no, column_name) TO STDOUT WITH (FORMAT csv, HEADER)")
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 SECRET_WORDS = ("password", "secret", "token")
-CSV_DELIMITERS = (",", ";", "\t", "|")
-HASH_CHUNK_BYTES = 1 << 20
-
-
-class IngestError(Exception):
-    """An import cannot start or go on; the message names the value at fault and the fix.
-
-    `key` and `params` name the catalogue message shown to users (the English
-    message is for logs). Not a subclass of the built-in ImportError, which
-    means a failed Python module import and is caught as such by unrelated code.
-    """
-
-    def __init__(self, message: str, key: str | None = None, **params: Any):
-        super().__init__(message)
-        self.key = key
-        self.params = params
-
-
-class ProfileError(IngestError):
-    """configs/ingest.yaml or one of its profiles is invalid."""
-
-
-# ---------------------------------------------------------------- profiles
-
-
-class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class StationSpec(_Spec):
-    """The station a profile writes to; `timezone` is the IANA zone of naive times in the file."""
-
-    code: str
-    name_zh: str
-    name_en: str
-    timezone: str | None = None
-
-
-class DeviceSpec(_Spec):
-    """A device of the station; `kind` is checked by the database (station, pump, meter, sensor, tank, valve)."""
-
-    code: str
-    kind: str
-    name_zh: str
-    name_en: str
-
-
-class ColumnSpec(_Spec):
-    """Target point of one value column; `unit` None means the file's unit row gives it."""
-
-    device: str
-    metric: str
-    unit: str | None = None
-    sample_interval_s: int | None = Field(None, gt=0)
-
-
-class Profile(_Spec):
-    """How to read one kind of export file and which point each of its columns feeds."""
-
-    name: str
-    format: Literal["csv", "xlsx"]
-    sheet: str | None = None
-    header_row: int = Field(1, ge=1)
-    unit_row: int | None = Field(None, ge=1)
-    time_column: str
-    time_format: str | None = None
-    encoding: str = "utf-8-sig"
-    delimiter: str = ","
-    decimal: Literal[".", ","] = "."
-    sample_interval_s: int | None = Field(None, gt=0)
-    station: StationSpec
-    devices: tuple[DeviceSpec, ...]
-    columns: dict[str, ColumnSpec] = Field(min_length=1)
-
-    @property
-    def first_data_row(self) -> int:
-        return max(self.header_row, self.unit_row or 0) + 1
-
-    @model_validator(mode="after")
-    def _check_layout(self) -> Profile:
-        if self.unit_row is not None and self.unit_row == self.header_row:
-            raise ValueError(f"unit_row and header_row are both {self.header_row}; they must be different rows")
-        if self.format == "csv" and self.sheet is not None:
-            raise ValueError("sheet is only for xlsx files; remove it or set format: xlsx")
-        if self.delimiter != "auto" and self.delimiter not in CSV_DELIMITERS:
-            raise ValueError(f"delimiter {self.delimiter!r} is not supported; use one of {CSV_DELIMITERS!r} or auto")
-        if self.encoding != "auto":
-            try:
-                codecs.lookup(self.encoding)
-            except LookupError:
-                raise ValueError(f"unknown encoding {self.encoding!r}; use utf-8-sig, gb18030 or auto") from None
-        if self.time_column in self.columns:
-            raise ValueError(f"time column {self.time_column!r} must not also be mapped under columns")
-        return self
-
-    @model_validator(mode="after")
-    def _check_points(self) -> Profile:
-        device_codes = [device.code for device in self.devices]
-        repeated = sorted({code for code in device_codes if device_codes.count(code) > 1})
-        if repeated:
-            raise ValueError(f"devices {', '.join(repeated)} are declared more than once")
-
-        seen_points: dict[tuple[str, str], str] = {}
-        for header, column in self.columns.items():
-            if column.device not in device_codes:
-                raise ValueError(f"column {header!r} uses device {column.device!r}, which is not declared under devices")
-            if self.unit_row is None and column.unit is None:
-                raise ValueError(f"column {header!r} has no unit and the file has no unit_row; "
-                                 "add unit: (\"\" for a dimensionless metric)")
-            point = (column.device, column.metric)
-            if point in seen_points:
-                raise ValueError(f"columns {seen_points[point]!r} and {header!r} both map to device "
-                                 f"{column.device!r} metric {column.metric!r}; one point takes one column")
-            seen_points[point] = header
-        return self
-
-
-def load_profiles(path: Path | None = None) -> dict[str, Profile]:
-    """Read and validate the `profiles:` section of configs/ingest.yaml (or `path`)."""
-    path = Path(path) if path is not None else PROFILES_PATH
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise ProfileError(f"profile file {path} not found; create it or pass the path of an ingest.yaml") from None
-    except yaml.YAMLError as error:
-        raise ProfileError(f"profile file {path} is not valid YAML: {error}") from error
-
-    raw_profiles = document.get("profiles") if isinstance(document, dict) else None
-    if not isinstance(raw_profiles, dict) or not raw_profiles:
-        raise ProfileError(f"profile file {path} has no profiles: section; add one mapping profile names to profiles")
-
-    profiles = {}
-    for name, body in raw_profiles.items():
-        if not isinstance(body, dict):
-            raise ProfileError(f"profile {name!r} in {path} is not a mapping of settings")
-        try:
-            profiles[str(name)] = Profile(name=str(name), **body)
-        except ValidationError as error:
-            problems = "; ".join(f"{'.'.join(str(part) for part in issue['loc']) or 'profile'}: {issue['msg']}"
-                                 for issue in error.errors())
-            raise ProfileError(f"profile {name!r} in {path} is invalid: {problems}") from None
-    return profiles
-
-
-def _pick_profile(profiles: dict[str, Profile], name: str) -> Profile:
-    if name not in profiles:
-        known = ", ".join(sorted(profiles))
-        raise IngestError(f"unknown import profile {name!r}; known profiles: {known}. "
-                          "Pick one of them or add the profile under profiles: in configs/ingest.yaml",
-                          "ingest.error.unknown_profile", profile=name, known=known)
-    return profiles[name]
-
 
 # ---------------------------------------------------------------- summary
 
@@ -302,118 +145,13 @@ class _Source:
                 "columns_ignored": self.columns_ignored}
 
 
-@dataclass
-class _Table:
-    headers: list[str]
-    units: list[str] | None
-    rows: Iterator[tuple[int, Sequence[Any]]]
-    rows_estimate: int | None
-
-
-def _cell_text(cell: Any) -> str:
-    return "" if cell is None else str(cell).strip()
-
-
-def _is_blank(cells: Sequence[Any]) -> bool:
-    return all(cell is None or (isinstance(cell, str) and not cell.strip()) for cell in cells)
-
-
-def _scan_file(path: Path) -> tuple[int, str, int, bool]:
-    """Size in bytes, SHA-256, newline count and whether the bytes are valid UTF-8, in one pass."""
-    digest = hashlib.sha256()
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    size_bytes, newlines, is_utf8 = 0, 0, True
-    with path.open("rb") as handle:
-        while chunk := handle.read(HASH_CHUNK_BYTES):
-            digest.update(chunk)
-            size_bytes += len(chunk)
-            newlines += chunk.count(b"\n")
-            if is_utf8:
-                try:
-                    decoder.decode(chunk)
-                except UnicodeDecodeError:
-                    is_utf8 = False
-    return size_bytes, digest.hexdigest(), newlines, is_utf8
-
-
-def _read_header_rows(numbered: Iterator[tuple[int, Sequence[Any]]], profile: Profile,
-                      path: Path) -> tuple[list[str], list[str] | None]:
-    headers: list[str] | None = None
-    units: list[str] | None = None
-    for line_no, cells in numbered:
-        if line_no == profile.header_row:
-            headers = [_cell_text(cell) for cell in cells]
-        if line_no == profile.unit_row:
-            units = [_cell_text(cell) for cell in cells]
-        if line_no >= profile.first_data_row - 1:
-            break
-    if headers is None or (profile.unit_row is not None and units is None):
-        raise IngestError(f"{path.name} ends before row {profile.first_data_row - 1}, so header_row "
-                          f"{profile.header_row} or unit_row {profile.unit_row} is missing; "
-                          f"check the file or the rows set in profile {profile.name!r}")
-    return headers, units
-
-
-@contextmanager
-def _open_xlsx(path: Path, profile: Profile) -> Iterator[_Table]:
-    try:
-        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError) as error:
-        raise IngestError(f"cannot read {path.name} as an XLSX workbook ({error}); save it from Excel as .xlsx, "
-                          f"or import it with a csv profile instead of {profile.name!r}",
-                          "ingest.error.not_xlsx", file=path.name, profile=profile.name) from error
-    try:
-        if profile.sheet is None:
-            sheet = workbook.worksheets[0]
-        elif profile.sheet in workbook.sheetnames:
-            sheet = workbook[profile.sheet]
-        else:
-            raise IngestError(f"sheet {profile.sheet!r} not found in {path.name}; its sheets are "
-                              f"{', '.join(repr(name) for name in workbook.sheetnames)}. "
-                              f"Set sheet: in profile {profile.name!r}",
-                              "ingest.error.sheet_not_found", sheet=profile.sheet, file=path.name,
-                              sheets=", ".join(workbook.sheetnames), profile=profile.name)
-        numbered = enumerate(sheet.iter_rows(values_only=True), start=1)
-        headers, units = _read_header_rows(numbered, profile, path)
-        rows_estimate = sheet.max_row - profile.first_data_row + 1 if sheet.max_row else None
-        yield _Table(headers, units, numbered, rows_estimate)
-    finally:
-        workbook.close()
-
-
-def _detect_delimiter(path: Path, encoding: str, header_row: int) -> str:
-    with path.open(newline="", encoding=encoding) as handle:
-        line = ""
-        for _ in range(header_row):
-            line = handle.readline()
-    return max(CSV_DELIMITERS, key=line.count)
-
-
-@contextmanager
-def _open_csv(path: Path, profile: Profile, encoding: str, delimiter: str) -> Iterator[_Table]:
-    with path.open(newline="", encoding=encoding) as handle:
-        reader = csv.reader(handle, delimiter=delimiter)
-        numbered = ((reader.line_num, record) for record in reader)
-        try:
-            headers, units = _read_header_rows(numbered, profile, path)
-            yield _Table(headers, units, numbered, None)
-        except UnicodeDecodeError as error:
-            raise IngestError(f"{path.name} near line {reader.line_num + 1} is not valid {encoding} ({error.reason}); "
-                              f"set encoding: gb18030 or auto in profile {profile.name!r}",
-                              "ingest.error.encoding", file=path.name, line=reader.line_num + 1, encoding=encoding,
-                              profile=profile.name) from error
-        except csv.Error as error:
-            raise IngestError(f"{path.name} line {reader.line_num} is not valid CSV ({error}); "
-                              "fix the quoting in the file or the delimiter in the profile") from error
-
-
 def _open_table(source: _Source, profile: Profile):
     if profile.format == "xlsx":
-        return _open_xlsx(source.path, profile)
-    return _open_csv(source.path, profile, source.encoding, source.delimiter)
+        return open_xlsx(source.path, profile)
+    return open_csv(source.path, profile, source.encoding, source.delimiter)
 
 
-def _plan_columns(source: _Source, table: _Table, profile: Profile, prefix_file_name: bool) -> None:
+def _plan_columns(source: _Source, table: Table, profile: Profile, prefix_file_name: bool) -> None:
     """Find the time column and every mapped column in the header; raise when one is missing."""
     positions: dict[str, list[int]] = {}
     for index, header in enumerate(table.headers):
@@ -470,13 +208,13 @@ def _prepare_sources(paths: list[Path], profile: Profile) -> list[_Source]:
                               f"{profile.name!r} reads; pick a profile for {path.suffix} files",
                               "ingest.error.wrong_format", file=path.name, format=profile.format,
                               profile=profile.name)
-        size_bytes, sha256, newlines, is_utf8 = _scan_file(path)
+        size_bytes, sha256, newlines, is_utf8 = scan_file(path)
         encoding = profile.encoding
         if encoding == "auto":
             encoding = "utf-8-sig" if is_utf8 else "gb18030"
         delimiter = profile.delimiter
         if profile.format == "csv" and delimiter == "auto":
-            delimiter = _detect_delimiter(path, encoding, profile.header_row)
+            delimiter = detect_delimiter(path, encoding, profile.header_row)
         estimate = max(newlines - profile.first_data_row + 1, 0) if profile.format == "csv" else None
         sources.append(_Source(path, size_bytes, sha256, estimate, encoding, delimiter))
 
@@ -489,45 +227,6 @@ def _prepare_sources(paths: list[Path], profile: Profile) -> list[_Source]:
 
 # ---------------------------------------------------------------- cells and batches
 
-
-def _parse_time(cell: Any, profile: Profile, source: _Source, line_no: int) -> datetime | None:
-    """Parse the time cell of a file row into a naive (station-local) or aware datetime, or None when empty."""
-    if isinstance(cell, datetime):
-        return cell
-    if isinstance(cell, date):
-        return datetime(cell.year, cell.month, cell.day)
-    text = _cell_text(cell)
-    if not text:
-        return None
-    if isinstance(cell, (int, float)):
-        raise IngestError(f"{source.path.name} line {line_no}: time cell {text!r} in column {profile.time_column!r} "
-                          "is a number, not a date; format the column as date and time in the workbook",
-                          "ingest.error.time_is_number", file=source.path.name, line=line_no, value=text,
-                          column=profile.time_column)
-    try:
-        return datetime.strptime(text, profile.time_format) if profile.time_format else datetime.fromisoformat(text)
-    except ValueError:
-        expected = f"time_format {profile.time_format!r}" if profile.time_format else "ISO 8601 (no time_format set)"
-        raise IngestError(f"{source.path.name} line {line_no}: time {text!r} in column {profile.time_column!r} "
-                          f"does not match {expected} of profile {profile.name!r}; fix the cell, or set "
-                          "time_format in configs/ingest.yaml with Python strptime codes such as '%d/%m/%y %H'",
-                          "ingest.error.bad_time", file=source.path.name, line=line_no, value=text,
-                          column=profile.time_column, expected=profile.time_format or "ISO 8601",
-                          profile=profile.name) from None
-
-
-def _value_text(cell: Any, decimal_comma: bool) -> str | None:
-    """Cell as text for staging; the database decides whether it is a valid number."""
-    if cell is None:
-        return None
-    if isinstance(cell, bool):
-        return "1" if cell else "0"
-    if isinstance(cell, float):
-        return repr(cell)
-    if isinstance(cell, int):
-        return str(cell)
-    text = str(cell).strip()
-    return text.replace(",", ".") if decimal_comma else text
 
 
 @dataclass
@@ -555,10 +254,10 @@ def _generate_batches(sources: list[_Source], profile: Profile, run_id: str, bat
             rows: list[tuple[Any, ...]] = []
             file_rows, timestamps, naive_timestamps, first_line, line_no = 0, 0, 0, 0, 0
             for line_no, cells in table.rows:
-                if _is_blank(cells):
+                if is_blank(cells):
                     continue
-                moment = _parse_time(cells[source.time_index] if source.time_index < len(cells) else None,
-                                     profile, source, line_no)
+                moment = parse_time(cells[source.time_index] if source.time_index < len(cells) else None,
+                                     profile, source.path.name, line_no)
                 ts_local = moment if moment is not None and moment.tzinfo is None else None
                 ts_utc = moment if moment is not None and moment.tzinfo is not None else None
                 timestamps += moment is not None
@@ -567,7 +266,7 @@ def _generate_batches(sources: list[_Source], profile: Profile, run_id: str, bat
                 for column in source.columns:
                     cell = cells[column.index] if column.index < len(cells) else None
                     rows.append((run_id, batch_no, line_no, column.staged_name, station, column.device,
-                                 column.metric, column.unit, ts_local, ts_utc, _value_text(cell, decimal_comma)))
+                                 column.metric, column.unit, ts_local, ts_utc, value_text(cell, decimal_comma)))
                 file_rows += 1
                 first_line = first_line or line_no
 
@@ -842,7 +541,7 @@ def import_files(url: str, paths: list[Path], profile_name: str, *, settings: Se
     """
     started = time.perf_counter()
     settings = settings or load_settings()
-    profile = _pick_profile(load_profiles(profiles_path), profile_name)
+    profile = pick_profile(load_profiles(profiles_path), profile_name)
     if not paths:
         raise IngestError("no files given; pass at least one CSV or XLSX path")
     run_id = _check_run_id(run_id) if run_id else _new_run_id(profile.name)
