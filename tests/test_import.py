@@ -17,10 +17,10 @@ from zoneinfo import ZoneInfo
 import openpyxl
 import psycopg
 import pytest
-import yaml
 
 from core.ingest import IngestError, ImportSummary, import_files, load_profiles
 from core.settings import load_settings
+from tests.importtools import series_id, small_profile, stored_value, write_profiles
 
 HSY_FILE = "hsy-blominmaki-2024-11.xlsx"
 CTOWN_FILE = "batadal-ctown-2014.csv"
@@ -56,49 +56,6 @@ def hsy_import(db_url, shared_data, ingest_settings) -> ImportSummary:
 @pytest.fixture(scope="module")
 def ctown_import(db_url, shared_data, ingest_settings) -> ImportSummary:
     return import_files(db_url, [shared_data / CTOWN_FILE], "batadal-ctown", settings=ingest_settings)
-
-
-def series_id(conn, station: str, device: str, metric: str) -> int:
-    row = conn.execute(
-        """SELECT se.series_id
-           FROM public.series AS se
-           JOIN public.stations AS s ON s.station_id = se.station_id
-           JOIN public.devices AS d ON d.device_id = se.device_id
-           JOIN public.metrics AS m ON m.metric_id = se.metric_id
-           WHERE s.code = %s AND d.code = %s AND m.code = %s""",
-        [station, device, metric]).fetchone()
-    assert row is not None, f"no series for {station}/{device}/{metric}"
-    return row[0]
-
-
-def stored_value(conn, sid: int, ts: datetime) -> float:
-    row = conn.execute("SELECT value FROM public.measurements WHERE series_id = %s AND ts = %s", [sid, ts]).fetchone()
-    assert row is not None, f"no reading of series {sid} at {ts}"
-    return row[0]
-
-
-def write_profiles(folder: Path, profiles: dict) -> Path:
-    path = folder / "ingest.yaml"
-    path.write_text(yaml.safe_dump({"profiles": profiles}, allow_unicode=True), encoding="utf-8")
-    return path
-
-
-def small_profile(station_code: str, **overrides) -> dict:
-    profile = {
-        "format": "csv",
-        "header_row": 1,
-        "time_column": "time",
-        "time_format": "%Y-%m-%d %H:%M",
-        "sample_interval_s": 3600,
-        "station": {"code": station_code, "name_zh": "测试站", "name_en": "test station",
-                    "timezone": "Asia/Shanghai"},
-        "devices": [{"code": "P1", "kind": "pump", "name_zh": "1 号泵", "name_en": "pump 1"},
-                    {"code": "T1", "kind": "tank", "name_zh": "水箱", "name_en": "tank"}],
-        "columns": {"flow": {"device": "P1", "metric": "flow_rate", "unit": "m3/h"},
-                    "level": {"device": "T1", "metric": "level", "unit": "m"}},
-    }
-    profile.update(overrides)
-    return profile
 
 
 # ---------------------------------------------------------------- real files
