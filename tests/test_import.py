@@ -463,3 +463,10 @@ def test_reimport_keeps_corrections_unless_told(db_url, tmp_path, ingest_setting
     assert (overwritten.rows_kept, overwritten.rows_updated, overwritten.rows_unchanged) == (0, 1, 3)
     assert value_after_overwrite == 10.0
     assert substituted is False
+
+
+def test_try_float_outside_double_range(conn):
+    parsed = conn.execute("SELECT public.try_float('1e999'), public.try_float('-1e-999'), public.try_float('1e308'), "
+                          "public.try_float(' 2.5E-3 ')").fetchone()
+
+    assert parsed == (None, None, 1e308, 0.0025)
