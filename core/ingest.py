@@ -14,7 +14,6 @@ batches of `ingest_batch_rows` readings.
 
 from __future__ import annotations
 
-import difflib
 import json
 import logging
 import platform
@@ -38,7 +37,7 @@ from psycopg.types.json import Jsonb
 from core.db import DatabaseError, execute_logged, function_call
 from core.logs import fields
 from core.profiles import PROFILES_PATH, IngestError, Profile, ProfileError, load_profiles, pick_profile
-from core.readers import Table, is_blank, open_csv, open_xlsx, parse_time, scan_file, detect_delimiter, value_text
+from core.staging import STAGING_COLUMNS, Batch, Source, generate_batches, prepare_sources
 from core.settings import Settings, load_settings
 
 __all__ = ["IngestError", "ImportSummary", "Profile", "ProfileError", "import_files", "load_profiles"]
@@ -46,8 +45,6 @@ __all__ = ["IngestError", "ImportSummary", "Profile", "ProfileError", "import_fi
 log = logging.getLogger(__name__)
 
 MERGE_FUNCTION = "public.merge_staged_measurements"
-STAGING_COLUMNS = ("run_id", "batch_no", "line_no", "column_name", "station_code", "device_code",
-                   "metric_code", "unit", "ts_local", "ts_utc", "value_text")
 COPY_STAGING_SQL = f"COPY public.measurement_staging ({', '.join(STAGING_COLUMNS)}) FROM STDIN"
 REJECTS_SQL = ("COPY (SELECT line_no, column_name, value_text, reason_code, detail FROM public.import_rejects "
                "WHERE run_id = {} ORDER BY line_no, column_name) TO STDOUT WITH (FORMAT csv, HEADER)")
@@ -61,9 +58,12 @@ SECRET_WORDS = ("password", "secret", "token")
 class ImportSummary:
     """Counts and durations of one import run; rows_read = rows_accepted + rows_rejected + rows_duplicate.
 
-    A reading is one cell mapped to a point. tz_fallback counts file rows whose naive
-    time was read in settings.default_timezone because neither the profile nor
-    the database gave the station a zone.
+    A reading is one cell mapped to a point (in a long export, one row of a
+    mapped tag). A cell that contains no reading (empty, a missing-value token or
+    a sentinel) is not a reading: it is counted in rows_missing only.
+    tz_fallback counts file rows whose naive time was read in
+    settings.default_timezone because neither the profile nor the database
+    gave the station a zone.
     """
 
     run_id: str
@@ -75,6 +75,7 @@ class ImportSummary:
     rows_accepted: int = 0
     rows_rejected: int = 0
     rows_duplicate: int = 0
+    rows_missing: int = 0
     rows_inserted: int = 0
     rows_updated: int = 0
     rows_unchanged: int = 0
@@ -111,172 +112,7 @@ class ImportSummary:
             setattr(self, name, getattr(self, name) + int(counts[name]))
 
 
-# ---------------------------------------------------------------- sources and columns
-
-
-@dataclass(frozen=True)
-class _PlannedColumn:
-    index: int
-    header: str
-    staged_name: str
-    device: str
-    metric: str
-    unit: str
-
-
-@dataclass
-class _Source:
-    path: Path
-    size_bytes: int
-    sha256: str
-    rows_estimate: int | None
-    encoding: str
-    delimiter: str
-    time_index: int = -1
-    columns: list[_PlannedColumn] = field(default_factory=list)
-    columns_ignored: list[str] = field(default_factory=list)
-    timestamps: int = 0
-    naive_timestamps: int = 0
-    rows_read: int = 0
-
-    def describe(self) -> dict[str, Any]:
-        return {"path": str(self.path), "name": self.path.name, "size_bytes": self.size_bytes, "sha256": self.sha256,
-                "timestamps": self.timestamps, "rows_read": self.rows_read, "columns": len(self.columns),
-                "columns_ignored": self.columns_ignored}
-
-
-def _open_table(source: _Source, profile: Profile):
-    if profile.format == "xlsx":
-        return open_xlsx(source.path, profile)
-    return open_csv(source.path, profile, source.encoding, source.delimiter)
-
-
-def _plan_columns(source: _Source, table: Table, profile: Profile, prefix_file_name: bool) -> None:
-    """Find the time column and every mapped column in the header; raise when one is missing."""
-    positions: dict[str, list[int]] = {}
-    for index, header in enumerate(table.headers):
-        positions.setdefault(header, []).append(index)
-
-    def locate(header: str) -> int:
-        found = positions.get(header, [])
-        if len(found) > 1:
-            raise IngestError(f"column {header!r} occurs {len(found)} times in the header of {source.path.name}; "
-                              "rename the copies in the file so each name is unique")
-        if not found:
-            close = difflib.get_close_matches(header, [name for name in positions if name], n=5, cutoff=0.5)
-            hint = f"close headers: {', '.join(repr(name) for name in close)}" if close else (
-                f"the header row {profile.header_row} has {', '.join(repr(name) for name in list(positions)[:12])}")
-            raise IngestError(f"column {header!r} of profile {profile.name!r} not found in {source.path.name}; "
-                              f"{hint}. Fix the column name under columns: in configs/ingest.yaml "
-                              "or pick the profile made for this file",
-                              "ingest.error.column_not_found", column=header, profile=profile.name,
-                              file=source.path.name, close=", ".join(close) or "-")
-        return found[0]
-
-    source.time_index = locate(profile.time_column)
-    for header, spec in profile.columns.items():
-        index = locate(header)
-        unit = spec.unit
-        if unit is None:
-            unit = table.units[index] if index < len(table.units) else ""
-        if spec.unit is None and not unit:
-            raise IngestError(f"column {header!r} has an empty cell in unit row {profile.unit_row} of "
-                              f"{source.path.name}; set unit: for it in profile {profile.name!r} "
-                              "(\"\" for a dimensionless metric)")
-        staged_name = f"{source.path.name}:{header}" if prefix_file_name else header
-        source.columns.append(_PlannedColumn(index, header, staged_name, spec.device, spec.metric, unit))
-
-    mapped = set(profile.columns) | {profile.time_column}
-    source.columns_ignored = [header for header in table.headers if header and header not in mapped]
-
-
-def _prepare_sources(paths: list[Path], profile: Profile) -> list[_Source]:
-    """Check every file before anything is written: it exists, opens, and has the profile's columns."""
-    sources = []
-    for raw_path in paths:
-        path = Path(raw_path)
-        if path.is_dir():
-            raise IngestError(f"{str(path)!r} is a folder, not a file; pass the CSV or XLSX files in it",
-                              "ingest.error.is_folder", path=str(path))
-        if not path.is_file():
-            raise IngestError(f"file {str(path)!r} not found; check the path (relative paths start at "
-                              f"{Path.cwd()})", "ingest.error.file_not_found", path=str(path), cwd=str(Path.cwd()))
-        expected_suffixes = (".xlsx", ".xlsm") if profile.format == "xlsx" else (".csv", ".txt", ".tsv")
-        if path.suffix.lower() in (".xlsx", ".xlsm", ".xls", ".csv", ".txt", ".tsv") \
-                and path.suffix.lower() not in expected_suffixes:
-            raise IngestError(f"{path.name} does not look like a {profile.format} file, which profile "
-                              f"{profile.name!r} reads; pick a profile for {path.suffix} files",
-                              "ingest.error.wrong_format", file=path.name, format=profile.format,
-                              profile=profile.name)
-        size_bytes, sha256, newlines, is_utf8 = scan_file(path)
-        encoding = profile.encoding
-        if encoding == "auto":
-            encoding = "utf-8-sig" if is_utf8 else "gb18030"
-        delimiter = profile.delimiter
-        if profile.format == "csv" and delimiter == "auto":
-            delimiter = detect_delimiter(path, encoding, profile.header_row)
-        estimate = max(newlines - profile.first_data_row + 1, 0) if profile.format == "csv" else None
-        sources.append(_Source(path, size_bytes, sha256, estimate, encoding, delimiter))
-
-    for source in sources:
-        with _open_table(source, profile) as table:
-            _plan_columns(source, table, profile, prefix_file_name=len(sources) > 1)
-            source.rows_estimate = table.rows_estimate or source.rows_estimate
-    return sources
-
-
-# ---------------------------------------------------------------- cells and batches
-
-
-
-@dataclass
-class _Batch:
-    batch_no: int
-    source: _Source
-    rows: list[tuple[Any, ...]]
-    file_rows: int
-    timestamps: int
-    naive_timestamps: int
-    first_line: int
-    last_line: int
-
-
-def _generate_batches(sources: list[_Source], profile: Profile, run_id: str, batch_rows: int) -> Iterator[_Batch]:
-    """Build staging rows of every file, closing a batch after the file row that brings it to `batch_rows` readings."""
-    # NOTE: the database de-duplicates within a batch only. When the same point
-    # and time occur in two batches, the later batch overwrites the earlier one,
-    # so a re-import of such a file counts both writes as updates.
-    station = profile.station.code
-    decimal_comma = profile.decimal == ","
-    batch_no = 1
-    for source in sources:
-        with _open_table(source, profile) as table:
-            rows: list[tuple[Any, ...]] = []
-            file_rows, timestamps, naive_timestamps, first_line, line_no = 0, 0, 0, 0, 0
-            for line_no, cells in table.rows:
-                if is_blank(cells):
-                    continue
-                moment = parse_time(cells[source.time_index] if source.time_index < len(cells) else None,
-                                     profile, source.path.name, line_no)
-                ts_local = moment if moment is not None and moment.tzinfo is None else None
-                ts_utc = moment if moment is not None and moment.tzinfo is not None else None
-                timestamps += moment is not None
-                naive_timestamps += ts_local is not None
-
-                for column in source.columns:
-                    cell = cells[column.index] if column.index < len(cells) else None
-                    rows.append((run_id, batch_no, line_no, column.staged_name, station, column.device,
-                                 column.metric, column.unit, ts_local, ts_utc, value_text(cell, decimal_comma)))
-                file_rows += 1
-                first_line = first_line or line_no
-
-                if len(rows) >= batch_rows:
-                    yield _Batch(batch_no, source, rows, file_rows, timestamps, naive_timestamps, first_line, line_no)
-                    batch_no += 1
-                    rows, file_rows, timestamps, naive_timestamps, first_line = [], 0, 0, 0, 0
-            if rows:
-                yield _Batch(batch_no, source, rows, file_rows, timestamps, naive_timestamps, first_line, line_no)
-                batch_no += 1
+# ---------------------------------------------------------------- reader thread
 
 
 _END_OF_BATCHES = object()
@@ -289,7 +125,7 @@ class _BatchReader:
     to wait because the database was still busy with the previous one.
     """
 
-    def __init__(self, batches: Iterator[_Batch]):
+    def __init__(self, batches: Iterator[Batch]):
         self._batches = batches
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=1)
         self._stop = threading.Event()
@@ -304,7 +140,7 @@ class _BatchReader:
         self._stop.set()
         self._thread.join()
 
-    def __iter__(self) -> Iterator[_Batch]:
+    def __iter__(self) -> Iterator[Batch]:
         while True:
             item = self._queue.get()
             if item is _END_OF_BATCHES:
@@ -377,7 +213,7 @@ def _ensure_catalogue(conn: psycopg.Connection, profile: Profile, zone: str) -> 
         raise IngestError(f"profile {profile.name!r}, {step}: {error}. Fix it in configs/ingest.yaml") from error
 
 
-def _start_run(conn: psycopg.Connection, run_id: str, profile: Profile, sources: list[_Source]) -> None:
+def _start_run(conn: psycopg.Connection, run_id: str, profile: Profile, sources: list[Source]) -> None:
     try:
         conn.execute("INSERT INTO public.import_runs (run_id, profile, sources) VALUES (%s, %s, %s)",
                      [run_id, profile.name, Jsonb([source.describe() for source in sources])])
@@ -386,20 +222,19 @@ def _start_run(conn: psycopg.Connection, run_id: str, profile: Profile, sources:
 
 
 def _finish_run(conn: psycopg.Connection, summary: ImportSummary) -> None:
-    # import_runs has no duplicate column and documents rows_read = accepted +
-    # rejected, so superseded duplicates are counted there as rejected.
     conn.execute(
         """UPDATE public.import_runs
            SET finished_at = now(), status = %s, sources = %s, rows_read = %s, rows_accepted = %s,
-               rows_rejected = %s, rows_inserted = %s, rows_updated = %s, error = %s
+               rows_rejected = %s, rows_duplicate = %s, rows_missing = %s, rows_inserted = %s, rows_updated = %s,
+               tz_fallback = %s, error = %s
            WHERE run_id = %s""",
-        [summary.status, Jsonb(summary.sources), summary.rows_read, summary.rows_accepted,
-         summary.rows_rejected + summary.rows_duplicate, summary.rows_inserted, summary.rows_updated,
-         summary.error, summary.run_id],
+        [summary.status, Jsonb(summary.sources), summary.rows_read, summary.rows_accepted, summary.rows_rejected,
+         summary.rows_duplicate, summary.rows_missing, summary.rows_inserted, summary.rows_updated,
+         summary.tz_fallback, summary.error, summary.run_id],
     )
 
 
-def _load_batch(conn: psycopg.Connection, batch: _Batch, run_id: str, settings: Settings,
+def _load_batch(conn: psycopg.Connection, batch: Batch, run_id: str, profile: Profile, settings: Settings,
                 changed_by: str, overwrite_corrections: bool) -> tuple[dict[str, Any], float, float]:
     """COPY one batch into staging and merge it in one transaction; returns counts and both durations."""
     started = time.perf_counter()
@@ -408,10 +243,12 @@ def _load_batch(conn: psycopg.Connection, batch: _Batch, run_id: str, settings: 
             for row in batch.rows:
                 copy.write_row(row)
         copied = time.perf_counter()
-        counts = _call(conn, MERGE_FUNCTION, p_run_id=run_id, p_batch_no=batch.batch_no, p_source="import",
-                       p_changed_by=changed_by,
+        counts = _call(conn, MERGE_FUNCTION, p_run_id=run_id, p_batch_no=batch.batch_no,
+                       p_file_key=str(batch.source.path), p_more_batches=not batch.last_of_file,
+                       p_source="import", p_changed_by=changed_by,
                        p_partition_horizon_months=settings.ingest_partition_horizon_months,
-                       p_overwrite_substituted=overwrite_corrections)[0]
+                       p_overwrite_substituted=overwrite_corrections,
+                       p_ambiguous_local_time=profile.ambiguous_time)[0]
     merged = time.perf_counter()
     return counts, copied - started, merged - copied
 
@@ -441,7 +278,7 @@ def _write_json(path: Path, document: dict[str, Any]) -> None:
 
 
 def _write_env(run_dir: Path, url: str, paths: list[Path], profile: Profile, settings: Settings,
-               sources: list[_Source], changed_by: str, server_version: str) -> None:
+               sources: list[Source], changed_by: str, server_version: str) -> None:
     _write_json(run_dir / "env.json", {
         "run_id": run_dir.name,
         "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -482,18 +319,18 @@ def _check_run_id(run_id: str) -> str:
     return run_id
 
 
-def _run_batches(conn: psycopg.Connection, sources: list[_Source], profile: Profile, summary: ImportSummary,
-                 settings: Settings, changed_by: str, progress: Callable[[int, int], None] | None,
-                 overwrite_corrections: bool) -> None:
+def _run_batches(conn: psycopg.Connection, sources: list[Source], profile: Profile, zone: str,
+                 summary: ImportSummary, settings: Settings, changed_by: str,
+                 progress: Callable[[int, int], None] | None, overwrite_corrections: bool) -> None:
     rows_total = sum(source.rows_estimate or 0 for source in sources)
     rows_done = 0
     if progress:
         progress(0, rows_total)
 
-    batches = _generate_batches(sources, profile, summary.run_id, settings.ingest_batch_rows)
+    batches = generate_batches(sources, profile, summary.run_id, settings.ingest_batch_rows, zone)
     with _BatchReader(batches) as reader:
         for batch in reader:
-            counts, copy_s, merge_s = _load_batch(conn, batch, summary.run_id, settings, changed_by,
+            counts, copy_s, merge_s = _load_batch(conn, batch, summary.run_id, profile, settings, changed_by,
                                                   overwrite_corrections)
             summary.batches += 1
             summary.copy_seconds += copy_s
@@ -502,9 +339,10 @@ def _run_batches(conn: psycopg.Connection, sources: list[_Source], profile: Prof
             batch.source.timestamps += batch.timestamps
             batch.source.naive_timestamps += batch.naive_timestamps
             batch.source.rows_read += len(batch.rows)
+            batch.source.rows_missing += batch.missing
             log.info("import.batch", extra=fields(
                 run_id=summary.run_id, batch_no=batch.batch_no, file=batch.source.path.name,
-                lines=f"{batch.first_line}-{batch.last_line}", readings=len(batch.rows),
+                lines=f"{batch.first_line}-{batch.last_line}", readings=len(batch.rows), missing=batch.missing,
                 accepted=counts["rows_accepted"], rejected=counts["rows_rejected"],
                 duplicate=counts["rows_duplicate"], inserted=counts["rows_inserted"],
                 updated=counts["rows_updated"], copy_ms=round(copy_s * 1000, 1), merge_ms=round(merge_s * 1000, 1)))
@@ -515,9 +353,10 @@ def _run_batches(conn: psycopg.Connection, sources: list[_Source], profile: Prof
         summary.back_pressure_waits = reader.back_pressure_waits
 
 
-def _collect_source_counts(summary: ImportSummary, sources: list[_Source], tz_fallback_used: bool) -> None:
+def _collect_source_counts(summary: ImportSummary, sources: list[Source], tz_fallback_used: bool) -> None:
     summary.timestamps = sum(source.timestamps for source in sources)
     summary.rows_read = sum(source.rows_read for source in sources)
+    summary.rows_missing = sum(source.rows_missing for source in sources)
     summary.tz_fallback = sum(source.naive_timestamps for source in sources) if tz_fallback_used else 0
     summary.sources = [source.describe() for source in sources]
     summary.columns_ignored = sorted({f"{source.path.name}:{name}" for source in sources
@@ -545,7 +384,7 @@ def import_files(url: str, paths: list[Path], profile_name: str, *, settings: Se
     if not paths:
         raise IngestError("no files given; pass at least one CSV or XLSX path")
     run_id = _check_run_id(run_id) if run_id else _new_run_id(profile.name)
-    sources = _prepare_sources(list(paths), profile)
+    sources = prepare_sources(list(paths), profile)
     for source in sources:
         if source.columns_ignored:
             log.warning("import.columns_ignored", extra=fields(file=source.path.name, columns=source.columns_ignored,
@@ -568,7 +407,7 @@ def import_files(url: str, paths: list[Path], profile_name: str, *, settings: Se
             if tz_fallback_used:
                 log.warning("import.tz_fallback", extra=fields(run_id=run_id, station=profile.station.code,
                                                                timezone=zone))
-            _run_batches(conn, sources, profile, summary, settings, changed_by, progress, overwrite_corrections)
+            _run_batches(conn, sources, profile, zone, summary, settings, changed_by, progress, overwrite_corrections)
             summary.status = "succeeded"
         except BaseException as error:
             summary.status = "failed"

@@ -63,7 +63,11 @@ class DeviceSpec(_Spec):
 
 
 class ColumnSpec(_Spec):
-    """Target point of one value column; `unit` None means the file's unit row gives it."""
+    """Target point of one value column (wide layout) or tag (long layout).
+
+    `unit` None means the file gives it: the unit row, or a unit in brackets
+    at the end of the header, such as `出口压力(MPa)`.
+    """
 
     device: str
     metric: str
@@ -71,32 +75,55 @@ class ColumnSpec(_Spec):
     sample_interval_s: int | None = Field(None, gt=0)
 
 
+QualityClass = Literal["good", "uncertain", "bad"]
+
+# Texts that exports write into a cell that has no reading. Matched after
+# trimming and case folding; the profile's missing_values replaces this list.
+DEFAULT_MISSING_VALUES = ("-", "--", "无", "空", "N/A", "NA", "#N/A", "NULL",
+                          "#VALUE!", "#DIV/0!", "#REF!", "#NUM!", "#NAME?", "#NULL!")
+
+
 class Profile(_Spec):
     """How to read one kind of export file and which point each of its columns feeds."""
 
     name: str
     format: Literal["csv", "xlsx"]
+    layout: Literal["wide", "long"] = "wide"
     sheet: str | None = None
     header_row: int = Field(1, ge=1)
+    header_rows: int = Field(1, ge=1, le=10)
     unit_row: int | None = Field(None, ge=1)
     time_column: str
+    date_column: str | None = None
     time_format: str | None = None
+    point_column: str | None = None
+    value_column: str | None = None
+    quality_column: str | None = None
+    quality_codes: Literal["opc_da"] | dict[str, QualityClass] | None = None
     encoding: str = "utf-8-sig"
     delimiter: str = ","
     decimal: Literal[".", ","] = "."
+    missing_values: tuple[str, ...] = DEFAULT_MISSING_VALUES
+    sentinel_values: tuple[float, ...] = ()
+    ambiguous_time: Literal["file_order", "reject"] = "file_order"
     sample_interval_s: int | None = Field(None, gt=0)
     station: StationSpec
     devices: tuple[DeviceSpec, ...]
     columns: dict[str, ColumnSpec] = Field(min_length=1)
 
     @property
+    def last_header_row(self) -> int:
+        return self.header_row + self.header_rows - 1
+
+    @property
     def first_data_row(self) -> int:
-        return max(self.header_row, self.unit_row or 0) + 1
+        return max(self.last_header_row, self.unit_row or 0) + 1
 
     @model_validator(mode="after")
     def _check_layout(self) -> Profile:
-        if self.unit_row is not None and self.unit_row == self.header_row:
-            raise ValueError(f"unit_row and header_row are both {self.header_row}; they must be different rows")
+        if self.unit_row is not None and self.header_row <= self.unit_row <= self.last_header_row:
+            raise ValueError(f"unit_row {self.unit_row} is one of the header rows {self.header_row} to "
+                             f"{self.last_header_row}; they must be different rows")
         if self.format == "csv" and self.sheet is not None:
             raise ValueError("sheet is only for xlsx files; remove it or set format: xlsx")
         if self.delimiter != "auto" and self.delimiter not in CSV_DELIMITERS:
@@ -105,10 +132,31 @@ class Profile(_Spec):
             try:
                 codecs.lookup(self.encoding)
             except LookupError:
-                raise ValueError(f"unknown encoding {self.encoding!r}; use utf-8-sig, gb18030 or auto") from None
-        if self.time_column in self.columns:
-            raise ValueError(f"time column {self.time_column!r} must not also be mapped under columns")
+                raise ValueError(f"unknown encoding {self.encoding!r}; use utf-8-sig, gb18030, utf-16 or auto") from None
+        if self.layout == "wide":
+            self._check_wide_layout()
+        else:
+            self._check_long_layout()
         return self
+
+    def _check_wide_layout(self) -> None:
+        long_only = [name for name in ("point_column", "value_column", "quality_column", "quality_codes")
+                     if getattr(self, name) is not None]
+        if long_only:
+            raise ValueError(f"{', '.join(long_only)} only apply to layout: long; remove them or set layout: long")
+        for name in (self.time_column, self.date_column):
+            if name is not None and name in self.columns:
+                raise ValueError(f"time column {name!r} must not also be mapped under columns")
+
+    def _check_long_layout(self) -> None:
+        if self.point_column is None or self.value_column is None:
+            raise ValueError("layout: long needs point_column (the tag name) and value_column")
+        if self.unit_row is not None:
+            raise ValueError("layout: long has no unit row; give unit: for each tag under columns")
+        if self.quality_column is not None and self.quality_codes is None:
+            raise ValueError("quality_column needs quality_codes: opc_da, or a mapping such as {'1': good, '0': bad}")
+        if self.quality_codes is not None and self.quality_column is None:
+            raise ValueError("quality_codes is set but quality_column is missing; set quality_column to the column of the codes")
 
     @model_validator(mode="after")
     def _check_points(self) -> Profile:
@@ -121,9 +169,6 @@ class Profile(_Spec):
         for header, column in self.columns.items():
             if column.device not in device_codes:
                 raise ValueError(f"column {header!r} uses device {column.device!r}, which is not declared under devices")
-            if self.unit_row is None and column.unit is None:
-                raise ValueError(f"column {header!r} has no unit and the file has no unit_row; "
-                                 "add unit: (\"\" for a dimensionless metric)")
             point = (column.device, column.metric)
             if point in seen_points:
                 raise ValueError(f"columns {seen_points[point]!r} and {header!r} both map to device "

@@ -298,20 +298,20 @@ def test_small_csv_rejects_reported(db_url, tmp_path, ingest_settings, conn):
     rejects_csv = list(csv.DictReader((Path(summary.run_dir) / "rejects.csv").open(encoding="utf-8")))
 
     assert summary.timestamps == 5
-    assert summary.rows_read == 10
+    assert summary.rows_read == 9
+    assert summary.rows_missing == 1
     assert summary.rows_accepted == 6
-    assert summary.rows_rejected == 3
+    assert summary.rows_rejected == 2
     assert summary.rows_duplicate == 1
     assert summary.rows_read == summary.rows_accepted + summary.rows_rejected + summary.rows_duplicate
     assert [(line, column, reason) for line, column, reason, _ in rejects] == [
-        (3, "flow", "not_a_number"), (3, "level", "duplicate_time"), (4, "flow", "missing_value"),
-        (6, "flow", "out_of_range")]
-    assert "line 5" in rejects[1][3]
-    assert "200000" in rejects[3][3]
-    assert "100000" in rejects[3][3]
-    assert level_at_one == 1.5
+        (3, "flow", "not_a_number"), (5, "level", "duplicate_time"), (6, "flow", "out_of_range")]
+    assert "line 3" in rejects[1][3]
+    assert "200000" in rejects[2][3]
+    assert "100000" in rejects[2][3]
+    assert level_at_one == 1.3
     assert [(row["line_no"], row["reason_code"]) for row in rejects_csv] == [
-        ("3", "not_a_number"), ("3", "duplicate_time"), ("4", "missing_value"), ("6", "out_of_range")]
+        ("3", "not_a_number"), ("5", "duplicate_time"), ("6", "out_of_range")]
 
 
 def test_several_files_one_run(db_url, tmp_path, ingest_settings, conn):

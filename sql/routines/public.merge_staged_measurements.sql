@@ -1,6 +1,7 @@
--- p_overwrite_substituted and rows_kept were added; the earlier signature
--- is dropped because CREATE OR REPLACE cannot change parameters or results.
+-- p_file_key, p_more_batches and p_ambiguous_local_time were added; earlier signatures are
+-- dropped because CREATE OR REPLACE cannot change parameters or results.
 DROP FUNCTION IF EXISTS public.merge_staged_measurements(text, integer, text, text, integer);
+DROP FUNCTION IF EXISTS public.merge_staged_measurements(text, integer, text, text, integer, boolean);
 
 CREATE OR REPLACE FUNCTION public.merge_staged_measurements(
     p_run_id text,
@@ -8,7 +9,10 @@ CREATE OR REPLACE FUNCTION public.merge_staged_measurements(
     p_source text DEFAULT 'import',
     p_changed_by text DEFAULT NULL,
     p_partition_horizon_months integer DEFAULT 240,
-    p_overwrite_substituted boolean DEFAULT false
+    p_overwrite_substituted boolean DEFAULT false,
+    p_file_key text DEFAULT NULL,
+    p_more_batches boolean DEFAULT false,
+    p_ambiguous_local_time text DEFAULT 'file_order'
 )
 RETURNS TABLE (
     rows_staged bigint,
@@ -31,6 +35,16 @@ AS $$
 -- substituted is kept (and counted in rows_kept) unless
 -- p_overwrite_substituted, which replaces it and clears the flag. A row counts as inserted
 -- when its version is 1: xmax cannot be read on a partitioned table.
+--
+-- Duplicates: of the readings of one point at one instant in one file, the
+-- first valid line is kept and later ones are reported as duplicate_time.
+-- Batches of the same file (same p_run_id and p_file_key) are checked
+-- against each other through session temporary tables, which the caller's
+-- one connection per run keeps between batches. A batch's keys are kept only
+-- when p_more_batches is true, because later batches of the file follow. A
+-- NULL p_file_key checks the batch alone. Naive times that a DST fall-back repeats arrive with
+-- ts_fold set: p_ambiguous_local_time 'file_order' reads fold 0 with the
+-- earlier offset and fold 1 with the later one, 'reject' rejects them.
 DECLARE
     v_source_id smallint;
     v_changed_by text := coalesce(p_changed_by, session_user);
@@ -38,6 +52,11 @@ DECLARE
     v_max_ts timestamptz;
     v_horizon interval := make_interval(months => p_partition_horizon_months);
 BEGIN
+    IF p_ambiguous_local_time NOT IN ('file_order', 'reject') THEN
+        RAISE EXCEPTION 'invalid p_ambiguous_local_time %: expected file_order or reject',
+            quote_literal(p_ambiguous_local_time)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     SELECT source_id INTO v_source_id FROM public.measurement_sources WHERE code = p_source;
     IF v_source_id IS NULL THEN
         RAISE EXCEPTION 'invalid p_source %: expected one of %', quote_literal(p_source),
@@ -51,7 +70,8 @@ BEGIN
     -- thousands of rows. A fresh temporary table is estimated from its size.
     CREATE TEMP TABLE IF NOT EXISTS merge_raw (
         line_no bigint, column_name text, station_code text, device_code text, metric_code text,
-        unit_key text, ts_local timestamp, ts_utc timestamptz, value_text text
+        unit_key text, ts_local timestamp, ts_utc timestamptz, ts_fold smallint, value_text text,
+        quality smallint, quality_text text
     ) ON COMMIT DROP;
     CREATE TEMP TABLE IF NOT EXISTS merge_points (
         station_code text, device_code text, metric_code text, unit_key text, series_id integer,
@@ -60,13 +80,26 @@ BEGIN
     ) ON COMMIT DROP;
     CREATE TEMP TABLE IF NOT EXISTS merge_batch (
         line_no bigint, column_name text, value_text text, series_id integer, ts timestamptz,
-        value double precision, reason text, detail text
+        value double precision, quality smallint, reason text, detail text
     ) ON COMMIT DROP;
     TRUNCATE merge_raw, merge_points, merge_batch;
 
+    -- Accepted keys of the earlier batches of the file, and their time range
+    -- per series: a batch whose times fall outside every range (the usual
+    -- case, a file in time order) skips the key lookup.
+    CREATE TEMP TABLE IF NOT EXISTS merge_file (run_id text, file_key text);
+    CREATE TEMP TABLE IF NOT EXISTS merge_file_keys (series_id integer, ts timestamptz, line_no bigint);
+    CREATE TEMP TABLE IF NOT EXISTS merge_file_ranges (
+        series_id integer PRIMARY KEY, min_ts timestamptz, max_ts timestamptz
+    );
+    IF NOT EXISTS (SELECT 1 FROM merge_file WHERE run_id = p_run_id AND file_key IS NOT DISTINCT FROM p_file_key) THEN
+        TRUNCATE merge_file, merge_file_keys, merge_file_ranges;
+        INSERT INTO merge_file VALUES (p_run_id, p_file_key);
+    END IF;
+
     INSERT INTO merge_raw
     SELECT line_no, column_name, station_code, device_code, metric_code, coalesce(unit, ''), ts_local, ts_utc,
-           value_text
+           ts_fold, value_text, quality, quality_text
     FROM public.measurement_staging
     WHERE run_id = p_run_id AND batch_no = p_batch_no;
 
@@ -83,10 +116,14 @@ BEGIN
     LEFT JOIN LATERAL public.unit_conversion(k.unit_key, mt.unit) AS conv ON true;
 
     WITH parsed AS (
-        SELECT r.line_no, r.column_name, r.value_text, r.ts_local, r.ts_utc, r.unit_key, p.station_code,
-               p.device_code, p.metric_code, p.series_id, p.timezone, p.metric_unit, p.valid_min, p.valid_max,
-               p.factor, p.offset_value,
-               coalesce(r.ts_utc, r.ts_local AT TIME ZONE p.timezone) AS ts,
+        SELECT r.line_no, r.column_name, r.value_text, r.ts_local, r.ts_utc, r.ts_fold, r.quality, r.quality_text,
+               r.unit_key, p.station_code, p.device_code, p.metric_code, p.series_id, p.timezone, p.metric_unit,
+               p.valid_min, p.valid_max, p.factor, p.offset_value,
+               CASE
+                   WHEN r.ts_utc IS NOT NULL THEN r.ts_utc
+                   WHEN r.ts_fold IS NULL THEN r.ts_local AT TIME ZONE p.timezone
+                   ELSE public.local_time_instant(r.ts_local, p.timezone, r.ts_fold)
+               END AS ts,
                public.try_float(r.value_text) AS number
         FROM merge_raw AS r
         JOIN merge_points AS p USING (station_code, device_code, metric_code, unit_key)
@@ -100,48 +137,72 @@ BEGIN
                    -- A local time skipped by a DST spring-forward does not
                    -- exist; PostgreSQL would silently shift it by an hour.
                    WHEN pa.ts_utc IS NULL AND (pa.ts AT TIME ZONE pa.timezone) <> pa.ts_local THEN 'nonexistent_local_time'
+                   WHEN pa.ts_fold IS NOT NULL AND p_ambiguous_local_time = 'reject' THEN 'ambiguous_local_time'
                    WHEN nullif(trim(pa.value_text), '') IS NULL THEN 'missing_value'
                    WHEN lower(trim(pa.value_text)) IN ('nan', '-nan', '+nan', 'inf', '+inf', '-inf',
                                                        'infinity', '+infinity', '-infinity') THEN 'not_finite'
                    WHEN pa.number IS NULL THEN 'not_a_number'
                    WHEN pa.factor IS NULL THEN 'unknown_unit'
                    WHEN pa.number * pa.factor + pa.offset_value NOT BETWEEN pa.valid_min AND pa.valid_max THEN 'out_of_range'
+                   WHEN pa.quality IS NULL AND pa.quality_text IS NOT NULL THEN 'unknown_quality'
                    WHEN pa.ts NOT BETWEEN now() - v_horizon AND now() + v_horizon THEN 'outside_horizon'
                END AS reason
         FROM parsed AS pa
     )
-    INSERT INTO merge_batch (line_no, column_name, value_text, series_id, ts, value, reason, detail)
-    SELECT c.line_no, c.column_name, c.value_text, c.series_id, c.ts, c.value, c.reason,
+    INSERT INTO merge_batch (line_no, column_name, value_text, series_id, ts, value, quality, reason, detail)
+    SELECT c.line_no, c.column_name, c.value_text, c.series_id, c.ts, c.value, coalesce(c.quality, 0), c.reason,
            CASE c.reason
                WHEN 'unknown_point' THEN format('no series for station %s, device %s, metric %s',
                                                 c.station_code, c.device_code, c.metric_code)
                WHEN 'missing_time' THEN 'the time cell of this line is empty'
                WHEN 'nonexistent_local_time' THEN format('local time %s does not exist in %s (skipped by a DST change)',
                                                          c.ts_local, c.timezone)
+               WHEN 'ambiguous_local_time' THEN format('local time %s occurs twice in %s (repeated by a DST change) '
+                                                       'and the profile rejects such times', c.ts_local, c.timezone)
                WHEN 'missing_value' THEN 'the cell is empty'
                WHEN 'not_finite' THEN 'NaN or infinity is not a reading'
-               WHEN 'not_a_number' THEN 'not a decimal number'
+               WHEN 'not_a_number' THEN 'not a decimal number within the double precision range'
                WHEN 'out_of_range' THEN format('%s %s is outside the valid range %s to %s of metric %s',
                                                c.value, c.metric_unit, c.valid_min, c.valid_max, c.metric_code)
                WHEN 'unknown_unit' THEN format('no conversion from unit %s to %s in public.unit_conversions',
                                                quote_literal(c.unit_key), quote_literal(c.metric_unit))
                WHEN 'outside_horizon' THEN format('time %s is more than %s months from now',
                                                   c.ts, p_partition_horizon_months)
+               WHEN 'unknown_quality' THEN format('quality %s maps to no quality class of the profile',
+                                                  quote_literal(c.quality_text))
            END
     FROM checked AS c;
 
-    -- The same point and time twice in a batch: the later line wins. Grouping
+    -- The same point and time twice in a batch: the first line wins. Grouping
     -- finds the few repeated keys without sorting the whole batch.
     UPDATE merge_batch AS b
-    SET reason = 'duplicate_time', detail = format('same point and time as line %s, which is kept', d.winner_line_no)
+    SET reason = 'duplicate_time', detail = format('same point and time as line %s, which is kept', d.kept_line_no)
     FROM (
-        SELECT series_id, ts, max(line_no) AS winner_line_no
+        SELECT series_id, ts, min(line_no) AS kept_line_no
         FROM merge_batch
         WHERE reason IS NULL
         GROUP BY series_id, ts
         HAVING count(*) > 1
     ) AS d
-    WHERE b.series_id = d.series_id AND b.ts = d.ts AND b.reason IS NULL AND b.line_no < d.winner_line_no;
+    WHERE b.series_id = d.series_id AND b.ts = d.ts AND b.reason IS NULL AND b.line_no > d.kept_line_no;
+
+    IF p_file_key IS NOT NULL THEN
+        IF EXISTS (SELECT 1 FROM merge_batch AS b JOIN merge_file_ranges AS r USING (series_id)
+                   WHERE b.reason IS NULL AND b.ts BETWEEN r.min_ts AND r.max_ts) THEN
+            UPDATE merge_batch AS b
+            SET reason = 'duplicate_time', detail = format('same point and time as line %s, which is kept', k.line_no)
+            FROM merge_file_keys AS k
+            WHERE k.series_id = b.series_id AND k.ts = b.ts AND b.reason IS NULL;
+        END IF;
+    END IF;
+    IF p_file_key IS NOT NULL AND p_more_batches THEN
+        INSERT INTO merge_file_keys SELECT series_id, ts, line_no FROM merge_batch WHERE reason IS NULL;
+        INSERT INTO merge_file_ranges
+        SELECT series_id, min(ts), max(ts) FROM merge_batch WHERE reason IS NULL GROUP BY series_id
+        ON CONFLICT (series_id) DO UPDATE
+            SET min_ts = least(merge_file_ranges.min_ts, EXCLUDED.min_ts),
+                max_ts = greatest(merge_file_ranges.max_ts, EXCLUDED.max_ts);
+    END IF;
 
     INSERT INTO public.import_rejects (run_id, line_no, column_name, value_text, reason_code, detail)
     SELECT p_run_id, line_no, column_name, left(value_text, 200), reason, detail
@@ -154,7 +215,7 @@ BEGIN
 
     WITH upserted AS (
         INSERT INTO public.measurements AS m (series_id, ts, value, quality, source_id)
-        SELECT series_id, ts, value, 0, v_source_id
+        SELECT series_id, ts, value, quality, v_source_id
         FROM merge_batch
         WHERE reason IS NULL
         ON CONFLICT (series_id, ts) DO UPDATE
@@ -190,5 +251,5 @@ BEGIN
     RETURN NEXT;
 END
 $$;
-COMMENT ON FUNCTION public.merge_staged_measurements(text, integer, text, text, integer, boolean) IS
-    'Validate, de-duplicate and upsert one staged import batch; rejects and superseded duplicates go to import_rejects with line, reason and detail; substituted readings are kept (rows_kept) unless p_overwrite_substituted. rows_staged = accepted + rejected + duplicate.';
+COMMENT ON FUNCTION public.merge_staged_measurements(text, integer, text, text, integer, boolean, text, boolean, text) IS
+    'Validate, de-duplicate and upsert one staged import batch; rejects and later duplicates in the same file go to import_rejects with line, reason and detail; substituted readings are kept (rows_kept) unless p_overwrite_substituted. rows_staged = accepted + rejected + duplicate.';
