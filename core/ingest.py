@@ -37,7 +37,7 @@ from psycopg.types.json import Jsonb
 from core.db import DatabaseError, execute_logged, function_call
 from core.logs import fields
 from core.profiles import PROFILES_PATH, IngestError, Profile, ProfileError, load_profiles, pick_profile
-from core.staging import STAGING_COLUMNS, Batch, Source, generate_batches, prepare_sources
+from core.staging import Batch, Source, generate_batches, prepare_sources, staging_columns
 from core.settings import Settings, load_settings
 
 __all__ = ["IngestError", "ImportSummary", "Profile", "ProfileError", "import_files", "load_profiles"]
@@ -45,7 +45,6 @@ __all__ = ["IngestError", "ImportSummary", "Profile", "ProfileError", "import_fi
 log = logging.getLogger(__name__)
 
 MERGE_FUNCTION = "public.merge_staged_measurements"
-COPY_STAGING_SQL = f"COPY public.measurement_staging ({', '.join(STAGING_COLUMNS)}) FROM STDIN"
 REJECTS_SQL = ("COPY (SELECT line_no, column_name, value_text, reason_code, detail FROM public.import_rejects "
                "WHERE run_id = {} ORDER BY line_no, column_name) TO STDOUT WITH (FORMAT csv, HEADER)")
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -239,7 +238,9 @@ def _load_batch(conn: psycopg.Connection, batch: Batch, run_id: str, profile: Pr
     """COPY one batch into staging and merge it in one transaction; returns counts and both durations."""
     started = time.perf_counter()
     with conn.transaction():
-        with conn.cursor() as cursor, cursor.copy(COPY_STAGING_SQL) as copy:
+        copy_sql = sql.SQL("COPY public.measurement_staging ({}) FROM STDIN").format(
+            sql.SQL(", ").join(map(sql.Identifier, staging_columns(profile))))
+        with conn.cursor() as cursor, cursor.copy(copy_sql) as copy:
             for row in batch.rows:
                 copy.write_row(row)
         copied = time.perf_counter()

@@ -20,8 +20,12 @@ from core.headers import header_key, normalise_header, split_unit
 from core.profiles import ColumnSpec, IngestError, Profile
 from core.readers import Table, detect_delimiter, detect_encoding, is_blank, open_csv, open_xlsx, scan_file
 
-STAGING_COLUMNS = ("run_id", "batch_no", "line_no", "column_name", "station_code", "device_code",
-                   "metric_code", "unit", "ts_local", "ts_utc", "ts_fold", "value_text", "quality", "quality_text")
+# Columns of public.measurement_staging that a batch's rows fill, in order. Wide
+# files have no quality, and leaving those columns out of COPY spares two
+# fields per reading.
+WIDE_STAGING_COLUMNS = ("run_id", "batch_no", "line_no", "column_name", "station_code", "device_code",
+                        "metric_code", "unit", "ts_local", "ts_utc", "ts_fold", "value_text")
+LONG_STAGING_COLUMNS = (*WIDE_STAGING_COLUMNS, "quality", "quality_text")
 CSV_SUFFIXES = (".csv", ".txt", ".tsv")
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
 # Distinct ignored tags listed per file of a long export; further ones are not listed.
@@ -67,6 +71,10 @@ class Source:
         return {"path": str(self.path), "name": self.path.name, "size_bytes": self.size_bytes, "sha256": self.sha256,
                 "timestamps": self.timestamps, "rows_read": self.rows_read, "rows_missing": self.rows_missing,
                 "columns": len(self.columns), "columns_ignored": self.columns_ignored}
+
+
+def staging_columns(profile: Profile) -> tuple[str, ...]:
+    return LONG_STAGING_COLUMNS if profile.layout == "long" else WIDE_STAGING_COLUMNS
 
 
 def open_table(source: Source, profile: Profile):
@@ -270,7 +278,7 @@ class _RowStager:
                 batch.missing += 1
                 continue
             append((self.run_id, batch.batch_no, line_no, column.staged_name, self.station, column.device,
-                    column.metric, column.unit, ts_local, ts_utc, ts_fold, text, None, None))
+                    column.metric, column.unit, ts_local, ts_utc, ts_fold, text))
 
     def stage_long(self, line_no: int, cells: Sequence[Any], batch: Batch) -> None:
         raw_tag = cell_at(cells, self.source.point_index)

@@ -84,17 +84,17 @@ BEGIN
     ) ON COMMIT DROP;
     TRUNCATE merge_raw, merge_points, merge_batch;
 
-    -- Accepted keys of the earlier batches of the file, and their time range
-    -- per series: a batch whose times fall outside every range (the usual
-    -- case, a file in time order) skips the key lookup.
-    CREATE TEMP TABLE IF NOT EXISTS merge_file (run_id text, file_key text);
-    CREATE TEMP TABLE IF NOT EXISTS merge_file_keys (series_id integer, ts timestamptz, line_no bigint);
-    CREATE TEMP TABLE IF NOT EXISTS merge_file_ranges (
-        series_id integer PRIMARY KEY, min_ts timestamptz, max_ts timestamptz
+    -- merge_file names the file of the earlier batches and the time range of
+    -- their accepted readings, and merge_file_keys contains those readings'
+    -- keys. A batch whose times lie outside that range (the usual case, a
+    -- file in time order) skips the key lookup.
+    CREATE TEMP TABLE IF NOT EXISTS merge_file (
+        run_id text, file_key text, min_ts timestamptz, max_ts timestamptz
     );
+    CREATE TEMP TABLE IF NOT EXISTS merge_file_keys (series_id integer, ts timestamptz, line_no bigint);
     IF NOT EXISTS (SELECT 1 FROM merge_file WHERE run_id = p_run_id AND file_key IS NOT DISTINCT FROM p_file_key) THEN
-        TRUNCATE merge_file, merge_file_keys, merge_file_ranges;
-        INSERT INTO merge_file VALUES (p_run_id, p_file_key);
+        TRUNCATE merge_file, merge_file_keys;
+        INSERT INTO merge_file (run_id, file_key) VALUES (p_run_id, p_file_key);
     END IF;
 
     INSERT INTO merge_raw
@@ -127,6 +127,10 @@ BEGIN
                public.try_float(r.value_text) AS number
         FROM merge_raw AS r
         JOIN merge_points AS p USING (station_code, device_code, metric_code, unit_key)
+        -- OFFSET 0 keeps this a subquery, so ts and number are computed once
+        -- per reading. Pulled up into the query below, each reference to them
+        -- repeated the time zone conversion or the number pattern match.
+        OFFSET 0
     ),
     checked AS MATERIALIZED (
         SELECT pa.*,
@@ -151,27 +155,34 @@ BEGIN
     )
     INSERT INTO merge_batch (line_no, column_name, value_text, series_id, ts, value, quality, reason, detail)
     SELECT c.line_no, c.column_name, c.value_text, c.series_id, c.ts, c.value, coalesce(c.quality, 0), c.reason,
-           CASE c.reason
-               WHEN 'unknown_point' THEN format('no series for station %s, device %s, metric %s',
-                                                c.station_code, c.device_code, c.metric_code)
-               WHEN 'missing_time' THEN 'the time cell of this line is empty'
-               WHEN 'nonexistent_local_time' THEN format('local time %s does not exist in %s (skipped by a DST change)',
-                                                         c.ts_local, c.timezone)
-               WHEN 'ambiguous_local_time' THEN format('local time %s occurs twice in %s (repeated by a DST change) '
-                                                       'and the profile rejects such times', c.ts_local, c.timezone)
-               WHEN 'missing_value' THEN 'the cell is empty'
-               WHEN 'not_finite' THEN 'NaN or infinity is not a reading'
-               WHEN 'not_a_number' THEN 'not a decimal number within the double precision range'
-               WHEN 'out_of_range' THEN format('%s %s is outside the valid range %s to %s of metric %s',
-                                               c.value, c.metric_unit, c.valid_min, c.valid_max, c.metric_code)
-               WHEN 'unknown_unit' THEN format('no conversion from unit %s to %s in public.unit_conversions',
-                                               quote_literal(c.unit_key), quote_literal(c.metric_unit))
-               WHEN 'outside_horizon' THEN format('time %s is more than %s months from now',
-                                                  c.ts, p_partition_horizon_months)
-               WHEN 'unknown_quality' THEN format('quality %s maps to no quality class of the profile',
-                                                  quote_literal(c.quality_text))
+           -- Most rows are valid: testing for NULL first spares them every comparison below.
+           CASE WHEN c.reason IS NOT NULL THEN
+               CASE c.reason
+                   WHEN 'unknown_point' THEN format('no series for station %s, device %s, metric %s',
+                                                    c.station_code, c.device_code, c.metric_code)
+                   WHEN 'missing_time' THEN 'the time cell of this line is empty'
+                   WHEN 'nonexistent_local_time' THEN format('local time %s does not exist in %s (skipped by a DST change)',
+                                                             c.ts_local, c.timezone)
+                   WHEN 'ambiguous_local_time' THEN format('local time %s occurs twice in %s (repeated by a DST change) '
+                                                           'and the profile rejects such times', c.ts_local, c.timezone)
+                   WHEN 'missing_value' THEN 'the cell is empty'
+                   WHEN 'not_finite' THEN 'NaN or infinity is not a reading'
+                   WHEN 'not_a_number' THEN 'not a decimal number within the double precision range'
+                   WHEN 'out_of_range' THEN format('%s %s is outside the valid range %s to %s of metric %s',
+                                                   c.value, c.metric_unit, c.valid_min, c.valid_max, c.metric_code)
+                   WHEN 'unknown_unit' THEN format('no conversion from unit %s to %s in public.unit_conversions',
+                                                   quote_literal(c.unit_key), quote_literal(c.metric_unit))
+                   WHEN 'outside_horizon' THEN format('time %s is more than %s months from now',
+                                                      c.ts, p_partition_horizon_months)
+                   WHEN 'unknown_quality' THEN format('quality %s maps to no quality class of the profile',
+                                                      quote_literal(c.quality_text))
+               END
            END
     FROM checked AS c;
+
+    -- Duplicates keep the time of the reading they repeat, so the range of
+    -- valid times is the same before and after they are marked.
+    SELECT min(ts), max(ts) INTO v_min_ts, v_max_ts FROM merge_batch WHERE reason IS NULL;
 
     -- The same point and time twice in a batch: the first line wins. Grouping
     -- finds the few repeated keys without sorting the whole batch.
@@ -186,22 +197,16 @@ BEGIN
     ) AS d
     WHERE b.series_id = d.series_id AND b.ts = d.ts AND b.reason IS NULL AND b.line_no > d.kept_line_no;
 
-    IF p_file_key IS NOT NULL THEN
-        IF EXISTS (SELECT 1 FROM merge_batch AS b JOIN merge_file_ranges AS r USING (series_id)
-                   WHERE b.reason IS NULL AND b.ts BETWEEN r.min_ts AND r.max_ts) THEN
-            UPDATE merge_batch AS b
-            SET reason = 'duplicate_time', detail = format('same point and time as line %s, which is kept', k.line_no)
-            FROM merge_file_keys AS k
-            WHERE k.series_id = b.series_id AND k.ts = b.ts AND b.reason IS NULL;
-        END IF;
+    IF p_file_key IS NOT NULL
+       AND EXISTS (SELECT 1 FROM merge_file WHERE min_ts <= v_max_ts AND max_ts >= v_min_ts) THEN
+        UPDATE merge_batch AS b
+        SET reason = 'duplicate_time', detail = format('same point and time as line %s, which is kept', k.line_no)
+        FROM merge_file_keys AS k
+        WHERE k.series_id = b.series_id AND k.ts = b.ts AND b.reason IS NULL;
     END IF;
     IF p_file_key IS NOT NULL AND p_more_batches THEN
         INSERT INTO merge_file_keys SELECT series_id, ts, line_no FROM merge_batch WHERE reason IS NULL;
-        INSERT INTO merge_file_ranges
-        SELECT series_id, min(ts), max(ts) FROM merge_batch WHERE reason IS NULL GROUP BY series_id
-        ON CONFLICT (series_id) DO UPDATE
-            SET min_ts = least(merge_file_ranges.min_ts, EXCLUDED.min_ts),
-                max_ts = greatest(merge_file_ranges.max_ts, EXCLUDED.max_ts);
+        UPDATE merge_file SET min_ts = least(min_ts, v_min_ts), max_ts = greatest(max_ts, v_max_ts);
     END IF;
 
     INSERT INTO public.import_rejects (run_id, line_no, column_name, value_text, reason_code, detail)
@@ -209,7 +214,6 @@ BEGIN
     FROM merge_batch
     WHERE reason IS NOT NULL AND EXISTS (SELECT 1 FROM public.import_runs WHERE run_id = p_run_id);
 
-    SELECT min(ts), max(ts) INTO v_min_ts, v_max_ts FROM merge_batch WHERE reason IS NULL;
     partitions_created := CASE WHEN v_min_ts IS NULL THEN 0
                                ELSE public.ensure_measurement_partitions(v_min_ts, v_max_ts) END;
 
