@@ -1,22 +1,26 @@
 """Cells of a data row: time and date, value text, quality class, and which run of a repeated local hour a time is in.
 
 Python reads what the file contains; the database decides whether a reading
-is valid. So a value leaves here as trimmed text (or None when the cell holds
+is valid. So a value leaves here as trimmed text (or None when the cell has
 no reading), and a naive time leaves with a fold flag when the station's
 clock shows it twice.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Hashable, Sequence
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from openpyxl.utils.datetime import WINDOWS_EPOCH, from_excel
 
 from core.headers import header_key
+from core.logs import fields
 from core.profiles import IngestError, Profile
+
+log = logging.getLogger(__name__)
 
 QUALITY_CLASSES = {"good": 0, "uncertain": 1, "bad": 2}
 # No two clock changes of a zone fall within one day of each other.
@@ -202,13 +206,20 @@ class RepeatedHourTracker:
     """
 
     def __init__(self, zone_name: str):
-        self._zone = ZoneInfo(zone_name)
+        try:
+            self._zone: ZoneInfo | None = ZoneInfo(zone_name)
+        except (ZoneInfoNotFoundError, ValueError):
+            # NOTE: PostgreSQL accepted this zone for the station but Python's
+            # tzdata does not know it, so no time is marked as repeated and
+            # the database reads a repeated hour with its later offset.
+            log.warning("import.zone_unknown_to_python", extra=fields(timezone=zone_name))
+            self._zone = None
         self._days_with_change: dict[date, bool] = {}
         self._last: dict[Hashable, tuple[datetime, bool]] = {}
 
     def fold(self, point: Hashable, naive: datetime) -> int | None:
         """Return 0 or 1 for a time the zone's clock shows twice, None for every other time."""
-        if not self._is_repeated(naive):
+        if self._zone is None or not self._is_repeated(naive):
             return None
         last = self._last.get(point)
         in_second_run = (last is not None and abs(naive - last[0]) < CLOCK_CHANGE_SPACING
