@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import openpyxl
 import pytest
 
-from core.ingest import IngestError, ImportSummary, import_files
+from core.ingest import IngestError, ImportSummary, import_files, load_profiles
 from core.settings import load_settings
 from tests.importtools import series_id, small_profile, stored_value, write_profiles
 
@@ -119,15 +119,18 @@ def test_semicolons_and_decimal_comma(db_url, tmp_path, ingest_settings, conn):
     assert stored_value(conn, series_id(conn, "fmt-semicolon", "T1", "level"), moment) == 2.5
 
 
-def test_utf16_tab_separated_export(db_url, tmp_path, ingest_settings, conn):
-    profile = small_profile("fmt-utf16", time_column="时间", encoding="auto", delimiter="auto",
+# Excel's "Unicode text" is UTF-16 little-endian with a byte order mark and tabs;
+# some exporters leave the mark out.
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_utf16_tab_separated_export(db_url, tmp_path, ingest_settings, conn, codec):
+    station = f"fmt-{codec}"
+    profile = small_profile(station, time_column="时间", encoding="auto", delimiter="auto",
                             columns={"液位(m)": {"device": "T1", "metric": "level"}})
     data = tmp_path / "unicode-text.txt"
-    # Excel's "Unicode text" is UTF-16 little-endian with a byte order mark and tabs.
-    data.write_bytes("时间\t液位(m)\r\n2024-05-04 00:00\t4.5\r\n2024-05-04 01:00\t4.75\r\n".encode("utf-16"))
+    data.write_bytes("时间\t液位(m)\r\n2024-05-04 00:00\t4.5\r\n2024-05-04 01:00\t4.75\r\n".encode(codec))
 
     summary = run_import(db_url, tmp_path, ingest_settings, profile, data)
-    sid = series_id(conn, "fmt-utf16", "T1", "level")
+    sid = series_id(conn, station, "T1", "level")
 
     assert summary.rows_accepted == 2
     assert stored_value(conn, sid, datetime(2024, 5, 4, 0, 0, tzinfo=SHANGHAI)) == 4.5
@@ -591,21 +594,39 @@ def test_long_layout_fall_back_per_tag(db_url, tmp_path, ingest_settings, conn):
         assert [(ts, value) for ts, value, _ in stored] == expected, metric
 
 
-def test_long_layout_duplicate_reported(db_url, tmp_path, ingest_settings, conn):
+def test_long_layout_duplicate_and_no_tag(db_url, tmp_path, ingest_settings, conn):
     data = tmp_path / "wincc-duplicate.csv"
     data.write_text("VarName;TimeString;VarValue;Quality\n"
                     "Pump1_Flow;18.05.2024 00:00:00;3;192\n"
-                    "Pump1_Flow;18.05.2024 00:00:00;4;192\n", encoding="utf-8")
+                    "Pump1_Flow;18.05.2024 00:00:00;4;192\n"
+                    ";18.05.2024 00:00:00;5;192\n", encoding="utf-8")
 
     summary = run_import(db_url, tmp_path, ingest_settings, long_profile("fmt-long-dup", delimiter=";"), data)
 
-    assert (summary.rows_read, summary.rows_accepted, summary.rows_duplicate) == (2, 1, 1)
-    assert rejects_of(conn, summary) == [(3, "Pump1_Flow", "duplicate_time")]
+    assert (summary.rows_read, summary.rows_accepted, summary.rows_rejected, summary.rows_duplicate) == (3, 1, 1, 1)
+    assert rejects_of(conn, summary) == [(3, "Pump1_Flow", "duplicate_time"), (4, "", "unknown_point")]
     assert stored_value(conn, series_id(conn, "fmt-long-dup", "P1", "flow_rate"),
                         datetime(2024, 5, 18, tzinfo=SHANGHAI)) == 3.0
 
 
 # ---------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize("change, named", [
+    ({"layout": "long", "value_column": "VarValue"}, "point_column"),
+    ({"layout": "long", "point_column": "VarName", "value_column": "VarValue", "quality_column": "Q"},
+     "quality_codes"),
+    ({"quality_codes": "opc_da"}, "layout: long"),
+    ({"header_rows": 2, "unit_row": 2}, "unit_row 2"),
+    ({"ambiguous_time": "guess"}, "ambiguous_time"),
+])
+def test_invalid_profile_fields_named(tmp_path, change, named):
+    profiles = write_profiles(tmp_path, {"broken": small_profile("fmt-broken", **change)})
+
+    with pytest.raises(IngestError) as raised:
+        load_profiles(profiles)
+
+    assert named in str(raised.value)
 
 
 def test_column_without_any_unit_named(db_url, tmp_path, ingest_settings):
