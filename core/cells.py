@@ -62,10 +62,16 @@ class TimeReader:
     def _read_date_and_time(self, date_cell: Any, time_cell: Any, line_no: int) -> datetime | None:
         day = self._read_moment(date_cell, line_no) if not isinstance(date_cell, str) else None
         clock = self._time_of_day(time_cell, line_no)
+        time_text = "" if time_cell is None else str(time_cell).strip()
+        if day is not None and clock is None and time_text:
+            # A date cell of a workbook beside a clock time typed as text.
+            try:
+                clock = time.fromisoformat(time_text)
+            except ValueError:
+                raise self._bad_time(f"{day.date()} {time_text}", line_no) from None
         if day is not None and clock is not None:
             return datetime.combine(day.date(), clock)
         date_text = "" if date_cell is None else str(date_cell).strip()
-        time_text = "" if time_cell is None else str(time_cell).strip()
         if not date_text and not time_text:
             return None
         return self._parse_text(f"{date_text} {time_text}".strip(), line_no)

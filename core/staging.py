@@ -30,6 +30,9 @@ CSV_SUFFIXES = (".csv", ".txt", ".tsv")
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
 # Distinct ignored tags listed per file of a long export; further ones are not listed.
 MAX_IGNORED_TAGS = 200
+# Distinct tag cells whose lookup is cached per file, so a file of garbage
+# tags cannot grow the cache without bound.
+MAX_CACHED_TAGS = 10_000
 
 
 @dataclass(frozen=True)
@@ -310,7 +313,8 @@ class _RowStager:
             column = PlannedColumn(-1, "", "", "", "", "")
         if column is None and len(self.ignored_tags) < MAX_IGNORED_TAGS:
             self.ignored_tags.add(tag)
-        self._tag_cache[raw_tag] = column
+        if len(self._tag_cache) < MAX_CACHED_TAGS:
+            self._tag_cache[raw_tag] = column
         return column
 
 

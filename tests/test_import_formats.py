@@ -309,6 +309,7 @@ def test_xlsx_date_and_time_cells(db_url, tmp_path, ingest_settings, conn):
     sheet.append(["日期", "时间", "液位(m)"])
     sheet.append([date(2024, 5, 10), time(6, 30), 1.25])
     sheet.append([datetime(2024, 5, 10), 0.75, 1.5])
+    sheet.append([datetime(2024, 5, 10), "21:15:00", 1.75])
     data = tmp_path / "date-time.xlsx"
     workbook.save(data)
     profile = small_profile("fmt-date-time-xlsx", format="xlsx", date_column="日期", time_column="时间",
@@ -317,10 +318,11 @@ def test_xlsx_date_and_time_cells(db_url, tmp_path, ingest_settings, conn):
     summary = run_import(db_url, tmp_path, ingest_settings, profile, data)
     sid = series_id(conn, "fmt-date-time-xlsx", "T1", "level")
 
-    assert summary.rows_accepted == 2
+    assert summary.rows_accepted == 3
     assert [(ts, value) for ts, value, _ in readings_of(conn, sid)] == [
         (datetime(2024, 5, 10, 6, 30, tzinfo=SHANGHAI), 1.25),
-        (datetime(2024, 5, 10, 18, 0, tzinfo=SHANGHAI), 1.5)]
+        (datetime(2024, 5, 10, 18, 0, tzinfo=SHANGHAI), 1.5),
+        (datetime(2024, 5, 10, 21, 15, tzinfo=SHANGHAI), 1.75)]
 
 
 def helsinki_fall_back_file(tmp_path: Path) -> Path:
