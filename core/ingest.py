@@ -307,7 +307,8 @@ def _write_rejects(conn: psycopg.Connection, run_dir: Path, run_id: str) -> None
 # ---------------------------------------------------------------- entry point
 
 
-def _new_run_id(profile_name: str) -> str:
+def new_run_id(profile_name: str) -> str:
+    """Return a new run id: UTC time stamp, profile name and a random suffix."""
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     safe_name = re.sub(r"[^A-Za-z0-9._-]", "_", profile_name)[:60]
     return f"{stamp}-{safe_name}-{secrets.token_hex(3)}"
@@ -384,7 +385,7 @@ def import_files(url: str, paths: list[Path], profile_name: str, *, settings: Se
     profile = pick_profile(load_profiles(profiles_path), profile_name)
     if not paths:
         raise IngestError("no files given; pass at least one CSV or XLSX path")
-    run_id = _check_run_id(run_id) if run_id else _new_run_id(profile.name)
+    run_id = _check_run_id(run_id) if run_id else new_run_id(profile.name)
     sources = prepare_sources(list(paths), profile)
     for source in sources:
         if source.columns_ignored:

@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 FIELDS_ATTR = "event_fields"
 _SECRET_KEYS = ("password", "secret", "token", "database_url", "dsn")
@@ -66,8 +68,22 @@ class ConsoleFormatter(TextFormatter):
             record.exc_info, record.exc_text = saved
 
 
-class ModuleRoutingHandler(logging.Handler):
-    """Write each record to `<folder>/<top-level module>.log`."""
+# The run whose log file records go to when routing is by_run; set with run_logging().
+CURRENT_RUN: ContextVar[str | None] = ContextVar("pumpdash_run_id", default=None)
+
+
+@contextmanager
+def run_logging(run_id: str) -> Iterator[None]:
+    """Send this thread's records to the log file of run `run_id` while the block runs (routing by_run)."""
+    token = CURRENT_RUN.set(run_id)
+    try:
+        yield
+    finally:
+        CURRENT_RUN.reset(token)
+
+
+class _FileRoutingHandler(logging.Handler):
+    """Write each record to `<folder>/<name>.log`, where `file_name(record)` picks the name."""
 
     def __init__(self, folder: Path, formatter: logging.Formatter):
         super().__init__()
@@ -75,20 +91,41 @@ class ModuleRoutingHandler(logging.Handler):
         self.setFormatter(formatter)
         self._handlers: dict[str, logging.FileHandler] = {}
 
+    def file_name(self, record: logging.LogRecord) -> str:
+        raise NotImplementedError
+
     def emit(self, record: logging.LogRecord) -> None:
-        module = record.name.split(".")[0] or "root"
-        handler = self._handlers.get(module)
+        name = self.file_name(record)
+        handler = self._handlers.get(name)
         if handler is None:
             self.folder.mkdir(parents=True, exist_ok=True)
-            handler = logging.FileHandler(self.folder / f"{module}.log", encoding="utf-8")
+            handler = logging.FileHandler(self.folder / f"{name}.log", encoding="utf-8")
             handler.setFormatter(self.formatter)
-            self._handlers[module] = handler
+            self._handlers[name] = handler
         handler.emit(record)
 
     def close(self) -> None:
         for handler in self._handlers.values():
             handler.close()
         super().close()
+
+
+class RunRoutingHandler(_FileRoutingHandler):
+    """Write each record to `<folder>/<run id>.log` for the run of run_logging(), else to `<default>.log`."""
+
+    def __init__(self, folder: Path, formatter: logging.Formatter, default: str):
+        super().__init__(folder, formatter)
+        self.default = default
+
+    def file_name(self, record: logging.LogRecord) -> str:
+        return CURRENT_RUN.get() or self.default
+
+
+class ModuleRoutingHandler(_FileRoutingHandler):
+    """Write each record to `<folder>/<top-level module>.log`."""
+
+    def file_name(self, record: logging.LogRecord) -> str:
+        return record.name.split(".")[0] or "root"
 
 
 def setup_logging(settings, *, run_id: str | None = None, console_level: str = "WARNING") -> None:
@@ -101,10 +138,8 @@ def setup_logging(settings, *, run_id: str | None = None, console_level: str = "
     root.setLevel(logging.DEBUG)
 
     if settings.log_routing == "by_run":
-        run_dir = settings.logs_dir / "runs"
-        run_dir.mkdir(parents=True, exist_ok=True)
-        file_handler: logging.Handler = logging.FileHandler(run_dir / f"{run_id or 'process'}.log", encoding="utf-8")
-        file_handler.setFormatter(formatter)
+        file_handler: logging.Handler = RunRoutingHandler(settings.logs_dir / "runs", formatter,
+                                                          default=run_id or "process")
     else:
         file_handler = ModuleRoutingHandler(settings.logs_dir, formatter)
     file_handler.setLevel(settings.log_level.upper())

@@ -107,6 +107,9 @@ class Profile(_Spec):
     sentinel_values: tuple[float, ...] = ()
     ambiguous_time: Literal["file_order", "reject"] = "file_order"
     sample_interval_s: int | None = Field(None, gt=0)
+    # Glob patterns (fnmatch, case-insensitive) of the file names that
+    # `import --run-all` imports with this profile.
+    files: tuple[str, ...] = ()
     station: StationSpec
     devices: tuple[DeviceSpec, ...]
     columns: dict[str, ColumnSpec] = Field(min_length=1)

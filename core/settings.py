@@ -100,6 +100,18 @@ class Settings(BaseSettings):
         return self.data_dir / "runs"
 
     @property
+    def inbox_dir(self) -> Path:
+        return self.data_dir / "inbox"
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.data_dir / "archive"
+
+    @property
+    def failed_dir(self) -> Path:
+        return self.data_dir / "failed"
+
+    @property
     def logs_dir(self) -> Path:
         return self.data_dir / "logs"
 

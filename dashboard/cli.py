@@ -43,8 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("--target", type=int, help="stop after this migration number")
 
     importer = commands.add_parser("import", help="import CSV or XLSX exports")
-    importer.add_argument("paths", nargs="+", type=Path, metavar="PATH")
-    importer.add_argument("--profile", required=True, help="profile name from configs/ingest.yaml")
+    importer.add_argument("paths", nargs="*", type=Path, metavar="PATH")
+    importer.add_argument("--profile", help="profile name from configs/ingest.yaml (required with PATH)")
+    importer.add_argument("--run-all", action="store_true",
+                          help="import every file in <data dir>/inbox/, one run each, then move it to archive/ or failed/")
     importer.add_argument("--overwrite-corrections", action="store_true",
                           help="replace readings an operator corrected with the file's values (default: keep them)")
 
@@ -113,6 +115,15 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+class CliUsageError(Exception):
+    """The command line combines options that do not go together; `key` names the catalogue message."""
+
+    def __init__(self, key: str, **params):
+        super().__init__(key)
+        self.key = key
+        self.params = params
+
+
 def describe_settings_error(error: ValidationError, lang: str) -> str:
     """Describe each invalid setting on one translated line: its name, the value received and the allowed values."""
     lines = []
@@ -143,7 +154,7 @@ def describe_error(error: Exception, lang: str) -> str:
     from core.ingest import IngestError
     from dashboard.launcher import LaunchError
 
-    if isinstance(error, (LaunchError, AuthError, RoleProvisioningError)):
+    if isinstance(error, (LaunchError, AuthError, RoleProvisioningError, CliUsageError)):
         return t(error.key, lang, **error.params)
     if isinstance(error, IngestError) and error.key:
         return t(error.key, lang, **error.params)
@@ -255,20 +266,59 @@ def cmd_migrate(args, settings: Settings) -> int:
 
 
 def cmd_import(args, settings: Settings) -> int:
-    from core.ingest import import_files
+    from core.ingest import import_files, new_run_id
+    from core.logs import run_logging
+    from core.migrate import migrate
+    from dashboard.launcher import database_url
+
+    if args.run_all:
+        if args.paths or args.profile:
+            raise CliUsageError("cli.error.run_all_alone")
+        return cmd_import_inbox(settings)
+    if not args.paths or not args.profile:
+        raise CliUsageError("cli.error.import_needs_paths")
+
+    run_id = new_run_id(args.profile)
+    with database_url(settings) as url, run_logging(run_id):
+        migrate(url)
+        summary = import_files(url, args.paths, args.profile, settings=settings, run_id=run_id,
+                               overwrite_corrections=args.overwrite_corrections)
+    say_import_summary(settings, summary, files=len(args.paths))
+    return 0 if summary.rows_rejected == 0 else 4
+
+
+def say_import_summary(settings: Settings, summary, files: int) -> None:
+    say(settings, "cli.import_done", files=files, timestamps=summary.timestamps, read=summary.rows_read,
+        accepted=summary.rows_accepted, rejected=summary.rows_rejected, duplicate=summary.rows_duplicate,
+        missing=summary.rows_missing, inserted=summary.rows_inserted, updated=summary.rows_updated,
+        kept=summary.rows_kept, seconds=f"{summary.seconds:.2f}",
+        rate=f"{summary.rows_read / max(summary.seconds, 1e-9):,.0f}", run_id=summary.run_id)
+
+
+def cmd_import_inbox(settings: Settings) -> int:
+    """Import every inbox file; exit 0 when all were archived without rejected rows, else 4."""
+    from core.inbox import run_inbox
     from core.migrate import migrate
     from dashboard.launcher import database_url
 
     with database_url(settings) as url:
         migrate(url)
-        summary = import_files(url, args.paths, args.profile, settings=settings,
-                               overwrite_corrections=args.overwrite_corrections)
-    say(settings, "cli.import_done", files=len(args.paths), timestamps=summary.timestamps, read=summary.rows_read,
-        accepted=summary.rows_accepted, rejected=summary.rows_rejected, duplicate=summary.rows_duplicate,
-        inserted=summary.rows_inserted, updated=summary.rows_updated, kept=summary.rows_kept,
-        seconds=f"{summary.seconds:.2f}",
-        rate=f"{summary.rows_read / max(summary.seconds, 1e-9):,.0f}", run_id=summary.run_id)
-    return 0 if summary.rows_rejected == 0 else 4
+        results = run_inbox(url, settings)
+
+    if not results:
+        say(settings, "cli.inbox.empty", inbox=settings.inbox_dir)
+        return 0
+    for result in results:
+        if result.status == "archived":
+            say(settings, "cli.inbox.archived", file=result.file, profile=result.profile, moved_to=result.moved_to)
+            say_import_summary(settings, result.summary, files=1)
+        else:
+            say(settings, "cli.inbox.failed", file=result.file, moved_to=result.moved_to,
+                reason=t(result.error_key, settings.language, **result.error_params))
+    failed = sum(result.status == "failed" for result in results)
+    rejected = sum(result.summary.rows_rejected for result in results if result.summary)
+    say(settings, "cli.inbox.done", files=len(results), archived=len(results) - failed, failed=failed)
+    return 0 if failed == 0 and rejected == 0 else 4
 
 
 def cmd_demo(args, settings: Settings) -> int:

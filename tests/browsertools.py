@@ -18,11 +18,9 @@ from pathlib import Path
 from typing import Iterator
 from urllib.parse import urlsplit
 
-import psycopg
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from core.migrate import migrate
 from core.settings import PROJECT_ROOT
 from tests.conftest import free_port
 
@@ -45,16 +43,6 @@ LOGIN_LABELS = {
     "zh-CN": ("用户名", "密码", "登录", "退出登录"),
     "en": ("Username", "Password", "Log in", "Log out"),
 }
-
-
-def module_database(pg_server, admin_url: str, name: str) -> str:
-    """Create (once) and migrate database `name` on the test server; return its admin URL."""
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
-    url = pg_server.url(name)
-    migrate(url)
-    return url
 
 
 @contextmanager

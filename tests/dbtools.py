@@ -7,6 +7,8 @@ from typing import Iterable
 
 import psycopg
 
+from core.migrate import migrate
+
 
 def pump_series(conn: psycopg.Connection, station: str, name_zh: str, name_en: str, zone: str,
                 metric: str = "flow_rate", interval_s: int = 900) -> int:
@@ -27,3 +29,13 @@ def insert_good_readings(conn: psycopg.Connection, series_id: int, readings: Ite
             " ON CONFLICT DO NOTHING",
             [(series_id, ts, value) for ts, value in readings],
         )
+
+
+def module_database(pg_server, admin_url: str, name: str) -> str:
+    """Create (once) and migrate database `name` on the test server; return its admin URL."""
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+    url = pg_server.url(name)
+    migrate(url)
+    return url

@@ -10,10 +10,10 @@ from playwright.sync_api import Page, expect
 
 from core import auth
 from core.i18n import t
-from tests.browsertools import (CHART, PASSWORD, UI_TIMEOUT_MS, local_page, log_in, module_database,
+from tests.browsertools import (CHART, PASSWORD, UI_TIMEOUT_MS, local_page, log_in,
                                 streamlit_server, wait_for_chart, wait_idle)
 from tests.conftest import app_role_env
-from tests.dbtools import insert_good_readings, pump_series
+from tests.dbtools import insert_good_readings, module_database, pump_series
 
 pytestmark = pytest.mark.browser
 

@@ -18,10 +18,10 @@ from playwright.sync_api import Page, expect
 from core import auth
 from core.ingest import import_files
 from core.settings import load_settings
-from tests.browsertools import (CHART, PASSWORD, UI_TIMEOUT_MS, is_local, log_in, module_database, streamlit_server,
+from tests.browsertools import (CHART, PASSWORD, UI_TIMEOUT_MS, is_local, log_in, streamlit_server,
                                 wait_for_chart, wait_idle)
 from tests.conftest import ARTIFACTS_DIR, app_role_env
-from tests.dbtools import insert_good_readings, pump_series
+from tests.dbtools import insert_good_readings, module_database, pump_series
 
 pytestmark = pytest.mark.browser
 
