@@ -120,9 +120,14 @@ def local_page(browser: Browser, locale: str = "zh-CN") -> Iterator[Page]:
 
 
 def wait_idle(page: Page) -> None:
-    """Wait until Streamlit has finished its current rerun, so the next click lands on stable widgets."""
+    """Wait until Streamlit has finished its current rerun, so the next click lands on stable widgets.
+
+    Elements of the previous run stay in the page, marked stale, until the
+    new run replaces or removes them; the status widget can go before they do.
+    """
     page.wait_for_timeout(300)
     expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=CHART_TIMEOUT_MS)
+    expect(page.locator('[data-stale="true"]')).to_have_count(0, timeout=CHART_TIMEOUT_MS)
 
 
 def log_in(page: Page, username: str, password: str = PASSWORD, lang: str = "zh-CN") -> None:

@@ -79,13 +79,15 @@ def pick_reading(page: Page, label: str, lang: str = "zh-CN") -> None:
 
 
 def submit_correction(page: Page, value: str, comment: str, lang: str = "zh-CN") -> None:
-    field = page.get_by_label(t("measurements.new_value", lang, unit="m³/h"))
-    # The form of a reading picked a moment ago replaces the previous one when its rerun ends.
-    expect(field).to_have_count(1, timeout=UI_TIMEOUT_MS)
+    value_label = t("measurements.new_value", lang, unit="m³/h")
+    # The form of the picked reading; a form picked a moment ago is replaced when its rerun ends.
+    form = page.get_by_test_id("stForm").filter(has=page.get_by_label(value_label))
+    expect(form).to_have_count(1, timeout=UI_TIMEOUT_MS)
+    field = form.get_by_label(value_label)
     field.fill(value)
     field.press("Tab")
-    page.get_by_label(t("measurements.comment", lang)).fill(comment)
-    page.get_by_role("button", name=t("measurements.submit_correction", lang)).click()
+    form.get_by_label(t("measurements.comment", lang)).fill(comment)
+    form.get_by_role("button", name=t("measurements.submit_correction", lang)).click()
     wait_idle(page)
 
 
