@@ -1,4 +1,4 @@
-"""Who is signed in to this Streamlit session: login, logout, idle timeout and page access.
+"""Signed-in user of this Streamlit session: login, logout, idle timeout and page access.
 
 The account rules (passwords, lockout, which role may open which page) live
 in core.auth and the database. This module keeps the signed-in user in

@@ -231,8 +231,8 @@ def error_message(error: CorrectionError, series: pd.DataFrame, lang: str, tz: s
         return where + t(f"measurements.error.{error.kind}", lang, detail=error.detail)
     field = error.field if error.field in ("value", "quality", "reason_code", "comment", "changed_by") else "other"
     sent = (values or {}).get(error.reading_key)
-    shown = t("measurements.error.empty_value", lang) if sent is None or pd.isna(sent) else f"{sent:g}"
-    return where + t(f"measurements.error.invalid_{field}", lang, value=shown, min=f"{row['valid_min']:g}",
+    sent_text = t("measurements.error.empty_value", lang) if sent is None or pd.isna(sent) else f"{sent:g}"
+    return where + t(f"measurements.error.invalid_{field}", lang, value=sent_text, min=f"{row['valid_min']:g}",
                      max=f"{row['valid_max']:g}", unit=row["unit"], detail=error.detail)
 
 

@@ -123,7 +123,7 @@ def wait_idle(page: Page) -> None:
     """Wait until Streamlit has finished its current rerun, so the next click lands on stable widgets.
 
     Elements of the previous run stay in the page, marked stale, until the
-    new run replaces or removes them; the status widget can go before they do.
+    new run replaces or removes them. The status widget can go before they do.
     """
     page.wait_for_timeout(300)
     expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=CHART_TIMEOUT_MS)
