@@ -14,6 +14,7 @@ batches of `ingest_batch_rows` readings.
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 import platform
@@ -35,6 +36,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.json import Jsonb
 
 from core.db import DatabaseError, execute_logged, function_call
+from core.i18n import load_catalogue, t
 from core.logs import fields
 from core.profiles import PROFILES_PATH, IngestError, Profile, ProfileError, load_profiles, pick_profile
 from core.staging import Batch, Source, generate_batches, prepare_sources, staging_columns
@@ -45,8 +47,10 @@ __all__ = ["IngestError", "ImportSummary", "Profile", "ProfileError", "import_fi
 log = logging.getLogger(__name__)
 
 MERGE_FUNCTION = "public.merge_staged_measurements"
-REJECTS_SQL = ("COPY (SELECT line_no, column_name, value_text, reason_code, detail FROM public.import_rejects "
-               "WHERE run_id = {} ORDER BY line_no, column_name) TO STDOUT WITH (FORMAT csv, HEADER)")
+REJECTS_SQL = ("SELECT line_no, column_name, value_text, reason_code, detail FROM public.import_rejects "
+               "WHERE run_id = %s ORDER BY line_no, column_name")
+REJECTS_HEADER = ("line_no", "column_name", "value_text", "reason_code", "reason_zh", "reason_en", "detail")
+REJECTS_FETCH_ROWS = 10_000
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 SECRET_WORDS = ("password", "secret", "token")
 
@@ -296,12 +300,25 @@ def _write_env(run_dir: Path, url: str, paths: list[Path], profile: Profile, set
 
 
 def _write_rejects(conn: psycopg.Connection, run_dir: Path, run_id: str) -> None:
-    """Export the run's rejected readings as rejects.csv beside summary.json."""
-    query = sql.SQL(REJECTS_SQL).format(sql.Literal(run_id))
-    with (run_dir / "rejects.csv").open("wb") as handle, conn.cursor() as cursor:
-        with cursor.copy(query) as copy:
-            for chunk in copy:
-                handle.write(chunk)
+    """Export the run's rejected readings as rejects.csv beside summary.json, each reason in Chinese and English.
+
+    The file starts with a byte order mark, so Excel opens the Chinese text as UTF-8.
+    """
+    with (run_dir / "rejects.csv").open("w", encoding="utf-8-sig", newline="") as handle, conn.transaction(), \
+            conn.cursor(name="import_rejects_export") as cursor:
+        writer = csv.writer(handle)
+        writer.writerow(REJECTS_HEADER)
+        cursor.itersize = REJECTS_FETCH_ROWS
+        cursor.execute(REJECTS_SQL, [run_id])
+        for line_no, column, value, reason, detail in cursor:
+            writer.writerow((line_no, column, value, reason, reject_reason(reason, "zh-CN"),
+                             reject_reason(reason, "en"), detail))
+
+
+def reject_reason(code: str, lang: str) -> str:
+    """Return the name of reject reason `code` in `lang`; an unknown code is shown as itself."""
+    key = f"ingest.reason.{code}"
+    return t(key, lang) if key in load_catalogue(lang) else code
 
 
 # ---------------------------------------------------------------- entry point

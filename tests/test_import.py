@@ -295,7 +295,7 @@ def test_small_csv_rejects_reported(db_url, tmp_path, ingest_settings, conn):
         "ORDER BY line_no, column_name", [summary.run_id]).fetchall()
     level_at_one = stored_value(conn, series_id(conn, "test-small", "T1", "level"),
                                 datetime(2024, 1, 1, 1, 0, tzinfo=ZoneInfo("Asia/Shanghai")))
-    rejects_csv = list(csv.DictReader((Path(summary.run_dir) / "rejects.csv").open(encoding="utf-8")))
+    rejects_csv = list(csv.DictReader((Path(summary.run_dir) / "rejects.csv").open(encoding="utf-8-sig")))
 
     assert summary.timestamps == 5
     assert summary.rows_read == 9
@@ -312,6 +312,8 @@ def test_small_csv_rejects_reported(db_url, tmp_path, ingest_settings, conn):
     assert level_at_one == 1.3
     assert [(row["line_no"], row["reason_code"]) for row in rejects_csv] == [
         ("3", "not_a_number"), ("5", "duplicate_time"), ("6", "out_of_range")]
+    assert [(row["reason_zh"], row["reason_en"]) for row in rejects_csv][0] == ("不是数字", "not a number")
+    assert rejects_csv[2]["reason_zh"] == "超出该指标的有效范围"
 
 
 def test_several_files_one_run(db_url, tmp_path, ingest_settings, conn):
