@@ -171,7 +171,7 @@ def run_benchmark(settings: Settings, scale_name: str, *, say: Callable[[str], N
     folder = settings.data_dir / "bench" / scale.name
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    port = _free_port()
+    port = free_port()
     server = EmbeddedServer(pgdata=folder / "pg", port=port, database="pumpdash_bench",
                             settings={**settings.db_server_settings, "shared_buffers": scale.shared_buffers})
     server.start()
@@ -188,7 +188,8 @@ def run_benchmark(settings: Settings, scale_name: str, *, say: Callable[[str], N
     return results
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that is free at the moment of the call."""
     import socket
 
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

@@ -24,6 +24,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Readings the import benchmark accepts for --rows: one line of the generated
+# file at least, and at most ten times the recorded run.
+BENCH_IMPORT_ROWS = (20, 100_000_000)
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m dashboard", description="泵站运行看板 / pump station dashboard")
@@ -59,9 +63,17 @@ def build_parser() -> argparse.ArgumentParser:
     refresh.add_argument("rollup", nargs="?", choices=["hourly", "daily", "all"], default="all")
     refresh.add_argument("--rebuild", action="store_true", help="rebuild from all raw readings (recovery)")
 
-    bench = commands.add_parser("bench", help="benchmark the rollups on generated data")
+    bench = commands.add_parser("bench", help="benchmark the rollups or the importer on generated data")
+    bench.add_argument("--only", choices=["rollups", "import"], default="rollups",
+                       help="which benchmark to run (default rollups)")
     bench.add_argument("--scale", choices=["small", "full"], default="small",
-                       help="small: about 0.5 million rows; full: 50 stations x 10 points x 1-minute x 90 days")
+                       help="rollups: small is about 0.5 million rows; full is 50 stations x 10 points x "
+                            "1-minute x 90 days")
+    bench.add_argument("--rows", type=int, default=1_000_000,
+                       help="import: readings (value cells) in the generated wide CSV, 20 per line; "
+                            "the recorded run uses 10000000 (default 1000000)")
+    bench.add_argument("--rerun", action="store_true",
+                       help="import: import the same file a second time and measure that too")
 
     docs = commands.add_parser("docs", help="write docs/API_FUNCTIONS_REFERENCE.md")
     docs.add_argument("--output", type=Path, default=PROJECT_ROOT / "docs" / "API_FUNCTIONS_REFERENCE.md")
@@ -387,9 +399,28 @@ def cmd_refresh(args, settings: Settings) -> int:
 def cmd_bench(args, settings: Settings) -> int:
     import json
 
+    def progress(text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
+    if args.only == "import":
+        from core.bench_import import run_import_benchmark
+
+        low, high = BENCH_IMPORT_ROWS
+        if not low <= args.rows <= high:
+            progress(t("cli.error.bench_argument", settings.language, name="--rows", value=args.rows, low=low,
+                       high=high))
+            return 2
+        results = run_import_benchmark(settings, args.rows, rerun=args.rerun, say=progress)
+        print(json.dumps(results, ensure_ascii=False, default=str))
+        progress(t("cli.bench_import_done", settings.language, rows=f"{results['rows']:,}",
+                   import_rate=f"{results['import']['rows_per_second']:,}",
+                   copy_rate=f"{results['copy']['rows_per_second']:,}", percent=f"{100 * results['ratio']:.1f}",
+                   peak_mb=results["import"]["peak_rss_mb"], seconds=results["import"]["seconds"]))
+        return 0
+
     from core.bench import run_benchmark
 
-    results = run_benchmark(settings, args.scale, say=lambda text: print(text, file=sys.stderr, flush=True))
+    results = run_benchmark(settings, args.scale, say=progress)
     print(json.dumps(results, ensure_ascii=False, default=str))
     return 0
 
