@@ -3,9 +3,11 @@
 A profile in configs/ingest.yaml names the header row, unit row and time
 column of a file and maps each value column to a (device, metric, unit)
 point of one station. Python reads the file, parses times and stages one
-row per reading with COPY. public.merge_staged_measurements validates, converts
-units, de-duplicates and upserts each batch inside the same transaction,
-so a batch is stored whole or not at all.
+row per reading with binary COPY into the session's temporary table
+pg_temp.import_staging. public.check_staged_measurements validates, converts
+units and de-duplicates each batch, and public.store_checked_measurements
+upserts it, inside the same transaction, so a batch is stored whole or not
+at all.
 
 A reader thread builds the next batch while the database merges the current
 one. It stays at most one batch ahead, so memory is bounded by about three
@@ -46,7 +48,11 @@ __all__ = ["IngestError", "ImportSummary", "Profile", "ProfileError", "import_fi
 
 log = logging.getLogger(__name__)
 
-MERGE_FUNCTION = "public.merge_staged_measurements"
+CHECK_FUNCTION = "public.check_staged_measurements"
+STORE_FUNCTION = "public.store_checked_measurements"
+STAGING_TYPES_SQL = ("SELECT a.atttypid FROM unnest(%s::text[]) WITH ORDINALITY AS c(name, position) "
+                     "JOIN pg_attribute AS a ON a.attrelid = 'pg_temp.import_staging'::regclass AND a.attname = c.name "
+                     "ORDER BY c.position")
 REJECTS_SQL = ("SELECT line_no, column_name, value_text, reason_code, detail FROM public.import_rejects "
                "WHERE run_id = %s ORDER BY line_no, column_name")
 REJECTS_HEADER = ("line_no", "column_name", "value_text", "reason_code", "reason_zh", "reason_en", "detail")
@@ -235,25 +241,40 @@ def _finish_run(conn: psycopg.Connection, summary: ImportSummary) -> None:
          summary.rows_duplicate, summary.rows_missing, summary.rows_inserted, summary.rows_updated,
          summary.tz_fallback, summary.error, summary.run_id],
     )
+    conn.execute("SELECT public.delete_import_file_keys(%s)", [summary.run_id])
+
+
+def _open_staging(conn: psycopg.Connection, columns: tuple[str, ...]) -> list[int]:
+    """Create the session's staging table and return the type OIDs of `columns` in it, for binary COPY."""
+    conn.execute("SELECT public.create_import_staging()")
+    type_oids = [row[0] for row in conn.execute(STAGING_TYPES_SQL, [list(columns)])]
+    if len(type_oids) != len(columns):
+        raise IngestError(f"public.measurement_staging is missing some of the columns {', '.join(columns)}; "
+                          "run python -m dashboard migrate")
+    return type_oids
 
 
 def _load_batch(conn: psycopg.Connection, batch: Batch, run_id: str, profile: Profile, settings: Settings,
-                changed_by: str, overwrite_corrections: bool) -> tuple[dict[str, Any], float, float]:
-    """COPY one batch into staging and merge it in one transaction; returns counts and both durations."""
+                changed_by: str, overwrite_corrections: bool,
+                staging_types: list[int]) -> tuple[dict[str, Any], float, float]:
+    """COPY one batch into staging, check and store it in one transaction; returns counts and both durations."""
     started = time.perf_counter()
     with conn.transaction():
-        copy_sql = sql.SQL("COPY public.measurement_staging ({}) FROM STDIN").format(
+        copy_sql = sql.SQL("COPY pg_temp.import_staging ({}) FROM STDIN (FORMAT binary)").format(
             sql.SQL(", ").join(map(sql.Identifier, staging_columns(profile))))
         with conn.cursor() as cursor, cursor.copy(copy_sql) as copy:
+            # Binary COPY skips formatting each value as text in Python and
+            # parsing it again in the server.
+            copy.set_types(staging_types)
             for row in batch.rows:
                 copy.write_row(row)
         copied = time.perf_counter()
-        counts = _call(conn, MERGE_FUNCTION, p_run_id=run_id, p_batch_no=batch.batch_no,
-                       p_file_key=str(batch.source.path), p_more_batches=not batch.last_of_file,
-                       p_source="import", p_changed_by=changed_by,
-                       p_partition_horizon_months=settings.ingest_partition_horizon_months,
-                       p_overwrite_substituted=overwrite_corrections,
-                       p_ambiguous_local_time=profile.ambiguous_time)[0]
+        _call(conn, CHECK_FUNCTION, p_run_id=run_id, p_batch_no=batch.batch_no,
+              p_partition_horizon_months=settings.ingest_partition_horizon_months,
+              p_file_key=str(batch.source.path), p_more_batches=not batch.last_of_file,
+              p_ambiguous_local_time=profile.ambiguous_time)
+        counts = _call(conn, STORE_FUNCTION, p_source="import", p_changed_by=changed_by,
+                       p_overwrite_substituted=overwrite_corrections)[0]
     merged = time.perf_counter()
     return counts, copied - started, merged - copied
 
@@ -346,11 +367,12 @@ def _run_batches(conn: psycopg.Connection, sources: list[Source], profile: Profi
     if progress:
         progress(0, rows_total)
 
+    staging_types = _open_staging(conn, staging_columns(profile))
     batches = generate_batches(sources, profile, summary.run_id, settings.ingest_batch_rows, zone)
     with _BatchReader(batches) as reader:
         for batch in reader:
             counts, copy_s, merge_s = _load_batch(conn, batch, summary.run_id, profile, settings, changed_by,
-                                                  overwrite_corrections)
+                                                  overwrite_corrections, staging_types)
             summary.batches += 1
             summary.copy_seconds += copy_s
             summary.merge_seconds += merge_s
