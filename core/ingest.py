@@ -7,11 +7,12 @@ row per reading with binary COPY into the session's temporary table
 pg_temp.import_staging. public.check_staged_measurements validates, converts
 units and de-duplicates each batch, and public.store_checked_measurements
 upserts it, inside the same transaction, so a batch is stored whole or not
-at all.
+at all. core/loader.py runs those steps for three batches at once, on three
+connections.
 
-A reader thread builds the next batch while the database merges the current
-one. It stays at most one batch ahead, so memory is bounded by about three
-batches of `ingest_batch_rows` readings.
+A reader thread builds the next batch meanwhile. It stays at most one batch
+ahead, and the loader drops a batch's rows once they are in the server, so
+memory is bounded by about three batches of `ingest_batch_rows` readings.
 """
 
 from __future__ import annotations
@@ -33,12 +34,12 @@ from typing import Any
 
 import openpyxl
 import psycopg
-from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.json import Jsonb
 
 from core.db import DatabaseError, execute_logged, function_call
 from core.i18n import load_catalogue, t
+from core.loader import CheckOptions, LoadSettings, load_batches
 from core.logs import fields
 from core.profiles import PROFILES_PATH, IngestError, Profile, ProfileError, load_profiles, pick_profile
 from core.staging import Batch, Source, generate_batches, prepare_sources, staging_columns
@@ -48,11 +49,6 @@ __all__ = ["IngestError", "ImportSummary", "Profile", "ProfileError", "import_fi
 
 log = logging.getLogger(__name__)
 
-CHECK_FUNCTION = "public.check_staged_measurements"
-STORE_FUNCTION = "public.store_checked_measurements"
-STAGING_TYPES_SQL = ("SELECT a.atttypid FROM unnest(%s::text[]) WITH ORDINALITY AS c(name, position) "
-                     "JOIN pg_attribute AS a ON a.attrelid = 'pg_temp.import_staging'::regclass AND a.attname = c.name "
-                     "ORDER BY c.position")
 REJECTS_SQL = ("SELECT line_no, column_name, value_text, reason_code, detail FROM public.import_rejects "
                "WHERE run_id = %s ORDER BY line_no, column_name")
 REJECTS_HEADER = ("line_no", "column_name", "value_text", "reason_code", "reason_zh", "reason_en", "detail")
@@ -244,41 +240,6 @@ def _finish_run(conn: psycopg.Connection, summary: ImportSummary) -> None:
     conn.execute("SELECT public.delete_import_file_keys(%s)", [summary.run_id])
 
 
-def _open_staging(conn: psycopg.Connection, columns: tuple[str, ...]) -> list[int]:
-    """Create the session's staging table and return the type OIDs of `columns` in it, for binary COPY."""
-    conn.execute("SELECT public.create_import_staging()")
-    type_oids = [row[0] for row in conn.execute(STAGING_TYPES_SQL, [list(columns)])]
-    if len(type_oids) != len(columns):
-        raise IngestError(f"public.measurement_staging is missing some of the columns {', '.join(columns)}; "
-                          "run python -m dashboard migrate")
-    return type_oids
-
-
-def _load_batch(conn: psycopg.Connection, batch: Batch, run_id: str, profile: Profile, settings: Settings,
-                changed_by: str, overwrite_corrections: bool,
-                staging_types: list[int]) -> tuple[dict[str, Any], float, float]:
-    """COPY one batch into staging, check and store it in one transaction; returns counts and both durations."""
-    started = time.perf_counter()
-    with conn.transaction():
-        copy_sql = sql.SQL("COPY pg_temp.import_staging ({}) FROM STDIN (FORMAT binary)").format(
-            sql.SQL(", ").join(map(sql.Identifier, staging_columns(profile))))
-        with conn.cursor() as cursor, cursor.copy(copy_sql) as copy:
-            # Binary COPY skips formatting each value as text in Python and
-            # parsing it again in the server.
-            copy.set_types(staging_types)
-            for row in batch.rows:
-                copy.write_row(row)
-        copied = time.perf_counter()
-        _call(conn, CHECK_FUNCTION, p_run_id=run_id, p_batch_no=batch.batch_no,
-              p_partition_horizon_months=settings.ingest_partition_horizon_months,
-              p_file_key=str(batch.source.path), p_more_batches=not batch.last_of_file,
-              p_ambiguous_local_time=profile.ambiguous_time)
-        counts = _call(conn, STORE_FUNCTION, p_source="import", p_changed_by=changed_by,
-                       p_overwrite_substituted=overwrite_corrections)[0]
-    merged = time.perf_counter()
-    return counts, copied - started, merged - copied
-
-
 # ---------------------------------------------------------------- run folder
 
 
@@ -359,7 +320,13 @@ def _check_run_id(run_id: str) -> str:
     return run_id
 
 
-def _run_batches(conn: psycopg.Connection, sources: list[Source], profile: Profile, zone: str,
+def _check_options(batch: Batch) -> CheckOptions:
+    # The path names the file for the duplicate rule; later batches of the
+    # file are checked against this one unless it is the file's last.
+    return CheckOptions(file_key=str(batch.source.path), more_batches=not batch.last_of_file)
+
+
+def _run_batches(url: str, sources: list[Source], profile: Profile, zone: str,
                  summary: ImportSummary, settings: Settings, changed_by: str,
                  progress: Callable[[int, int], None] | None, overwrite_corrections: bool) -> None:
     rows_total = sum(source.rows_estimate or 0 for source in sources)
@@ -367,23 +334,26 @@ def _run_batches(conn: psycopg.Connection, sources: list[Source], profile: Profi
     if progress:
         progress(0, rows_total)
 
-    staging_types = _open_staging(conn, staging_columns(profile))
+    batch_settings = LoadSettings(run_id=summary.run_id,
+                                 partition_horizon_months=settings.ingest_partition_horizon_months,
+                                 ambiguous_local_time=profile.ambiguous_time, changed_by=changed_by,
+                                 overwrite_corrections=overwrite_corrections)
     batches = generate_batches(sources, profile, summary.run_id, settings.ingest_batch_rows, zone)
     with _BatchReader(batches) as reader:
-        for batch in reader:
-            counts, copy_s, merge_s = _load_batch(conn, batch, summary.run_id, profile, settings, changed_by,
-                                                  overwrite_corrections, staging_types)
+        for loaded in load_batches(url, reader, staging_columns(profile), batch_settings, _check_options):
+            batch, counts = loaded.batch, loaded.counts
+            copy_s, merge_s = loaded.copy_seconds, loaded.merge_seconds
             summary.batches += 1
             summary.copy_seconds += copy_s
             summary.merge_seconds += merge_s
             summary.add_merge_counts(counts)
             batch.source.timestamps += batch.timestamps
             batch.source.naive_timestamps += batch.naive_timestamps
-            batch.source.rows_read += len(batch.rows)
+            batch.source.rows_read += loaded.readings
             batch.source.rows_missing += batch.missing
             log.info("import.batch", extra=fields(
                 run_id=summary.run_id, batch_no=batch.batch_no, file=batch.source.path.name,
-                lines=f"{batch.first_line}-{batch.last_line}", readings=len(batch.rows), missing=batch.missing,
+                lines=f"{batch.first_line}-{batch.last_line}", readings=loaded.readings, missing=batch.missing,
                 accepted=counts["rows_accepted"], rejected=counts["rows_rejected"],
                 duplicate=counts["rows_duplicate"], inserted=counts["rows_inserted"],
                 updated=counts["rows_updated"], copy_ms=round(copy_s * 1000, 1), merge_ms=round(merge_s * 1000, 1)))
@@ -448,7 +418,7 @@ def import_files(url: str, paths: list[Path], profile_name: str, *, settings: Se
             if tz_fallback_used:
                 log.warning("import.tz_fallback", extra=fields(run_id=run_id, station=profile.station.code,
                                                                timezone=zone))
-            _run_batches(conn, sources, profile, zone, summary, settings, changed_by, progress, overwrite_corrections)
+            _run_batches(url, sources, profile, zone, summary, settings, changed_by, progress, overwrite_corrections)
             summary.status = "succeeded"
         except BaseException as error:
             summary.status = "failed"

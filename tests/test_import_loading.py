@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -16,6 +17,7 @@ import psycopg
 import pytest
 
 from core.ingest import IngestError, import_files
+from core.logs import CURRENT_RUN, run_logging
 from core.settings import PROJECT_ROOT, load_settings
 from tests.importtools import series_id, small_profile, stored_value, write_profiles
 
@@ -172,6 +174,40 @@ def test_store_without_check_fails(conn):
         conn.execute("SELECT * FROM public.store_checked_measurements()")
 
     assert "no checked batch" in str(raised.value)
+
+
+class RunRecorder(logging.Handler):
+    """Keep (thread name, event, routed run id) of every record, as the by_run log routing would see it."""
+
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.records: list[tuple[str, str, str | None]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append((record.threadName, record.getMessage(), CURRENT_RUN.get()))
+
+
+def test_step_threads_log_to_run(db_url, tmp_path, ingest_settings):
+    """The check and store threads' database calls are routed to the run, like the calls of the calling thread."""
+    profiles = write_profiles(tmp_path, {"small": small_profile("load-log-run")})
+    data = tmp_path / "log-run.csv"
+    hourly_csv(data, 0, 3)
+    recorder = RunRecorder()
+    db_logger = logging.getLogger("core.db")
+    db_logger.addHandler(recorder)
+    level = db_logger.level
+    db_logger.setLevel(logging.DEBUG)
+    try:
+        with run_logging("load-log-run"):
+            import_files(db_url, [data], "small", settings=ingest_settings, profiles_path=profiles,
+                         run_id="load-log-run")
+    finally:
+        db_logger.removeHandler(recorder)
+        db_logger.setLevel(level)
+    step_records = [record for record in recorder.records if record[0].startswith(("ingest-check", "ingest-store"))]
+
+    assert {thread.split("_")[0] for thread, _, _ in step_records} == {"ingest-check", "ingest-store"}
+    assert {run for _, _, run in step_records} == {"load-log-run"}
 
 
 # ---------------------------------------------------------------- duplicates across batches
