@@ -406,11 +406,12 @@ def write_report(results: dict[str, Any], path: Path = REPORT_PATH) -> None:
         f"{'met' if met['peak_mb_under_500'] else 'missed'}).",
         f"- COPY into `public.measurements` reaches {100 * results['ceiling_ratio']:.1f} % of raw COPY.",
         f"- The importer spent {imported['copy_seconds']} s in staging COPY and {imported['merge_seconds']} s in "
-        f"the database function that checks and stores each batch, of its {imported['seconds']} s in all. A "
-        f"reader thread parses the next batch meanwhile.",
+        f"the check and store functions. Those steps run for three batches at once, and a reader thread parses "
+        f"the file meanwhile, so the sums can exceed the import's {imported['seconds']} s.",
         "",
-        "Other sessions may share the machine, so throughput varies with the load average above. Timings of "
-        "real exports are in docs/benchmarks/import-real-files.md.",
+        "Other sessions may share the machine, so throughput varies with the load average above. The figures "
+        "before and after each change behind the importer's design are in docs/PLAYBOOKS/DECISIONS.md, "
+        "decision 14. Timings of real exports are in docs/benchmarks/import-real-files.md.",
         "",
         "## Raw result",
         "",
