@@ -3,9 +3,27 @@
 from __future__ import annotations
 
 import csv
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
 
 from core.bench_import import COLUMNS, generate_files, run_import_benchmark
 from core.settings import load_settings
+
+
+@pytest.fixture
+def server_data_dir():
+    """A data folder outside pytest's temporary root, like the suite's own server.
+
+    Every pytest run that starts resets that root to mode 0700, so the
+    system user that the server runs as under root could lose access to a
+    folder there while initdb runs.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="pumpdash-bench-test-"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_generated_files_agree(tmp_path):
@@ -23,8 +41,8 @@ def test_generated_files_agree(tmp_path):
     assert long_lines[-1].split("\t")[2] == wide[-1][-1]
 
 
-def test_small_run_reports_both(tmp_path):
-    settings = load_settings(data_dir=tmp_path / "data")
+def test_small_run_reports_both(tmp_path, server_data_dir):
+    settings = load_settings(data_dir=server_data_dir)
     report = tmp_path / "import.md"
 
     results = run_import_benchmark(settings, 2_000, rerun=True, say=lambda text: None, report_path=report)
