@@ -323,7 +323,7 @@ def generate_batches(sources: list[Source], profile: Profile, run_id: str, batch
     """Build staging rows of every file, closing a batch after the file row that brings it to `batch_rows` readings.
 
     A batch never spans two files, and a full batch is handed on only when
-    the next data row arrives, so the last batch of each file knows it is
+    the next data row arrives, so the last batch of each file is marked as
     the last: the database keeps duplicate keys only for batches that later
     ones must be checked against. `zone` is the station's zone, used to find
     local times that the clock shows twice.

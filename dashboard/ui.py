@@ -302,7 +302,7 @@ def sync_query_params(values: dict[str, str | Iterable[str] | None]) -> None:
 # -- time -------------------------------------------------------------------
 
 def display_timezone() -> str:
-    """The zone for times that belong to no station (accounts, logins): the configured default zone."""
+    """Return the zone for times that belong to no station, such as account logins: the configured default zone."""
     return load_settings().default_timezone
 
 

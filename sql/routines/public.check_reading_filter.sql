@@ -4,9 +4,9 @@ LANGUAGE plpgsql
 STABLE
 SET search_path = pg_catalog, public
 AS $$
--- A filter that can match nothing because it names an unknown quality or
--- source is a mistake; saying so beats an empty table the operator cannot
--- tell from "no readings".
+-- A filter that names an unknown quality or source can match nothing, so it
+-- is a mistake. An error says so, where an empty table would look like
+-- "no readings".
 BEGIN
     IF EXISTS (SELECT 1 FROM unnest(p_quality) AS q WHERE q IS NULL OR q NOT BETWEEN 0 AND 2) THEN
         RAISE EXCEPTION 'invalid quality filter %: qualities are 0 (good), 1 (uncertain) and 2 (bad)',
