@@ -1,13 +1,14 @@
 """Login roles that the app's processes connect as, one per group role.
 
-The first migration creates the group roles pumpdash_read, pumpdash_write and
-pumpdash_maint, and the routine files grant functions to them. This module
-creates or updates one LOGIN role in each group:
+The migrations create the group roles pumpdash_read, pumpdash_write,
+pumpdash_import and pumpdash_maint, and grant them functions and tables.
+This module creates or updates one LOGIN role in each group:
 
 | login role           | group          | used by                                      |
 |----------------------|----------------|----------------------------------------------|
 | `pumpdash_web_read`  | pumpdash_read  | the dashboard's read pool                    |
 | `pumpdash_web_write` | pumpdash_write | the dashboard's write pool (api.*, login)    |
+| `pumpdash_web_import`| pumpdash_import| the import page and `dashboard import`       |
 | `pumpdash_sidecar`   | pumpdash_maint | the scheduler sidecar and `dashboard refresh` |
 
 Each password is generated once and kept in `<data_dir>/secrets/<role>.password`
@@ -36,9 +37,11 @@ log = logging.getLogger(__name__)
 
 READ_ROLE = "pumpdash_web_read"
 WRITE_ROLE = "pumpdash_web_write"
+IMPORT_ROLE = "pumpdash_web_import"
 MAINT_ROLE = "pumpdash_sidecar"
 # Login role -> the one group role it is a member of.
-LOGIN_ROLES = {READ_ROLE: "pumpdash_read", WRITE_ROLE: "pumpdash_write", MAINT_ROLE: "pumpdash_maint"}
+LOGIN_ROLES = {READ_ROLE: "pumpdash_read", WRITE_ROLE: "pumpdash_write", IMPORT_ROLE: "pumpdash_import",
+               MAINT_ROLE: "pumpdash_maint"}
 SECRETS_DIR = "secrets"
 PASSWORD_BYTES = 32
 PROVISION_LOCK_KEY = 7_240_002  # advisory lock id shared by every provisioning run
@@ -57,10 +60,11 @@ class RoleProvisioningError(RuntimeError):
 
 @dataclass(frozen=True)
 class RoleUrls:
-    """Connection strings of the three login roles; repr hides them because they contain passwords."""
+    """Connection strings of the login roles; repr hides them because they contain passwords."""
 
     read: str = field(repr=False)
     write: str = field(repr=False)
+    importer: str = field(repr=False)
     maint: str = field(repr=False)
 
 
@@ -71,11 +75,12 @@ def password_file(data_dir: Path, role: str) -> Path:
 def resolve_role_urls(settings: Settings, admin_url: str) -> RoleUrls:
     """Return the login roles' URLs: those given in settings, the others provisioned through `admin_url`.
 
-    Provisioning is skipped when all three URLs are given.
+    Provisioning is skipped when all four URLs are given.
     """
     configured = {
         "read": settings.read_database_url,
         "write": settings.write_database_url,
+        "importer": settings.import_database_url,
         "maint": settings.maint_database_url,
     }
     if all(value is not None for value in configured.values()):
@@ -89,7 +94,7 @@ def resolve_role_urls(settings: Settings, admin_url: str) -> RoleUrls:
 
 
 def provision_login_roles(admin_url: str, data_dir: Path) -> RoleUrls:
-    """Create or update the three login roles and return their connection strings; safe to run at every start.
+    """Create or update the login roles and return their connection strings; safe to run at every start.
 
     `admin_url` must connect as a superuser or a role with CREATEROLE (the
     migrating user needs it already). Raises RoleProvisioningError when it
@@ -98,7 +103,7 @@ def provision_login_roles(admin_url: str, data_dir: Path) -> RoleUrls:
 
     NOTE: roles belong to the whole server, not to one database. Two
     installations with different data folders on one server overwrite each
-    other's passwords: give each its own server or pass the three URLs.
+    other's passwords: give each its own server or pass the four URLs.
     """
     with psycopg.connect(admin_url, autocommit=True) as conn:
         admin = _check_can_create_roles(conn)
@@ -121,6 +126,7 @@ def provision_login_roles(admin_url: str, data_dir: Path) -> RoleUrls:
     return RoleUrls(
         read=make_conninfo(admin_url, user=READ_ROLE, password=passwords[READ_ROLE]),
         write=make_conninfo(admin_url, user=WRITE_ROLE, password=passwords[WRITE_ROLE]),
+        importer=make_conninfo(admin_url, user=IMPORT_ROLE, password=passwords[IMPORT_ROLE]),
         maint=make_conninfo(admin_url, user=MAINT_ROLE, password=passwords[MAINT_ROLE]),
     )
 

@@ -27,6 +27,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -39,7 +40,7 @@ from psycopg.types.json import Jsonb
 
 from core.db import DatabaseError, execute_logged, function_call
 from core.i18n import load_catalogue, t
-from core.loader import CheckOptions, LoadSettings, load_batches
+from core.loader import CheckOptions, LoadSettings, dry_run_batches, load_batches
 from core.logs import fields
 from core.profiles import PROFILES_PATH, IngestError, Profile, ProfileError, load_profiles, pick_profile
 from core.staging import Batch, Source, generate_batches, prepare_sources, staging_columns
@@ -74,6 +75,7 @@ class ImportSummary:
     run_id: str
     profile: str
     status: str = "running"
+    dry_run: bool = False
     files: int = 0
     timestamps: int = 0
     rows_read: int = 0
@@ -326,7 +328,7 @@ def _check_options(batch: Batch) -> CheckOptions:
     return CheckOptions(file_key=str(batch.source.path), more_batches=not batch.last_of_file)
 
 
-def _run_batches(url: str, sources: list[Source], profile: Profile, zone: str,
+def _run_batches(conn: psycopg.Connection, url: str, sources: list[Source], profile: Profile, zone: str,
                  summary: ImportSummary, settings: Settings, changed_by: str,
                  progress: Callable[[int, int], None] | None, overwrite_corrections: bool) -> None:
     rows_total = sum(source.rows_estimate or 0 for source in sources)
@@ -340,7 +342,11 @@ def _run_batches(url: str, sources: list[Source], profile: Profile, zone: str,
                                  overwrite_corrections=overwrite_corrections)
     batches = generate_batches(sources, profile, summary.run_id, settings.ingest_batch_rows, zone)
     with _BatchReader(batches) as reader:
-        for loaded in load_batches(url, reader, staging_columns(profile), batch_settings, _check_options):
+        if summary.dry_run:
+            loaded_batches = dry_run_batches(conn, reader, staging_columns(profile), batch_settings, _check_options)
+        else:
+            loaded_batches = load_batches(url, reader, staging_columns(profile), batch_settings, _check_options)
+        for loaded in loaded_batches:
             batch, counts = loaded.batch, loaded.counts
             copy_s, merge_s = loaded.copy_seconds, loaded.merge_seconds
             summary.batches += 1
@@ -374,11 +380,12 @@ def _collect_source_counts(summary: ImportSummary, sources: list[Source], tz_fal
                                       for name in source.columns_ignored})
 
 
-def import_files(url: str, paths: list[Path], profile_name: str, *, settings: Settings | None = None,
+def import_files(url: str, paths: list[Path], profile_name: str | Profile, *, settings: Settings | None = None,
                  run_id: str | None = None, changed_by: str = "import",
                  progress: Callable[[int, int], None] | None = None,
-                 profiles_path: Path | None = None, overwrite_corrections: bool = False) -> ImportSummary:
-    """Import `paths` with profile `profile_name` into the database at `url`.
+                 profiles_path: Path | None = None, overwrite_corrections: bool = False,
+                 dry_run: bool = False) -> ImportSummary:
+    """Import `paths` with profile `profile_name` (a name or a Profile) into the database at `url`.
 
     Each batch is committed on its own, so when a later batch fails the earlier
     ones stay stored. Running the same import again is safe: unchanged
@@ -388,10 +395,15 @@ def import_files(url: str, paths: list[Path], profile_name: str, *, settings: Se
     `progress(rows_done, rows_total)` is called after each batch with file
     data rows; rows_total is an estimate from the file size or sheet size.
     `profiles_path` reads profiles from another YAML file (for tests and tools).
+
+    A `dry_run` does all of it in one transaction on one connection and rolls
+    it back: the summary and rejects.csv say exactly what the import would
+    do, and the database keeps nothing of it (status "checked").
     """
     started = time.perf_counter()
     settings = settings or load_settings()
-    profile = pick_profile(load_profiles(profiles_path), profile_name)
+    profile = profile_name if isinstance(profile_name, Profile) else \
+        pick_profile(load_profiles(profiles_path), profile_name)
     if not paths:
         raise IngestError("no files given; pass at least one CSV or XLSX path")
     run_id = _check_run_id(run_id) if run_id else new_run_id(profile.name)
@@ -401,12 +413,13 @@ def import_files(url: str, paths: list[Path], profile_name: str, *, settings: Se
             log.warning("import.columns_ignored", extra=fields(file=source.path.name, columns=source.columns_ignored,
                                                                profile=profile.name))
 
-    summary = ImportSummary(run_id=run_id, profile=profile.name, files=len(sources))
+    summary = ImportSummary(run_id=run_id, profile=profile.name, files=len(sources), dry_run=dry_run)
     run_dir = settings.runs_dir / run_id
     summary.run_dir = str(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
 
-    with psycopg.connect(url, autocommit=True, application_name="pumpdash-import") as conn:
+    with psycopg.connect(url, autocommit=True, application_name="pumpdash-import") as conn, \
+            _rolled_back_if(conn, dry_run):
         zone, tz_fallback_used = _resolve_timezone(conn, profile, settings)
         _ensure_catalogue(conn, profile, zone)
         _start_run(conn, run_id, profile, sources)
@@ -418,8 +431,9 @@ def import_files(url: str, paths: list[Path], profile_name: str, *, settings: Se
             if tz_fallback_used:
                 log.warning("import.tz_fallback", extra=fields(run_id=run_id, station=profile.station.code,
                                                                timezone=zone))
-            _run_batches(url, sources, profile, zone, summary, settings, changed_by, progress, overwrite_corrections)
-            summary.status = "succeeded"
+            _run_batches(conn, url, sources, profile, zone, summary, settings, changed_by, progress,
+                         overwrite_corrections)
+            summary.status = "checked" if dry_run else "succeeded"
         except BaseException as error:
             summary.status = "failed"
             summary.error = str(error) or type(error).__name__
@@ -431,6 +445,11 @@ def import_files(url: str, paths: list[Path], profile_name: str, *, settings: Se
     return summary
 
 
+def _rolled_back_if(conn: psycopg.Connection, dry_run: bool) -> AbstractContextManager[Any]:
+    """A transaction that is rolled back at its end for a dry run; nothing for an import, which commits per batch."""
+    return conn.transaction(force_rollback=True) if dry_run else nullcontext()
+
+
 def _close_run(conn: psycopg.Connection, run_dir: Path, summary: ImportSummary) -> None:
     """Record the run's outcome in import_runs, summary.json and rejects.csv, and log it."""
     staged_total = summary.rows_accepted + summary.rows_rejected + summary.rows_duplicate
@@ -438,7 +457,8 @@ def _close_run(conn: psycopg.Connection, run_dir: Path, summary: ImportSummary) 
         log.error("import.count_mismatch", extra=fields(run_id=summary.run_id, rows_read=summary.rows_read,
                                                         rows_merged=staged_total))
     try:
-        _finish_run(conn, summary)
+        if not summary.dry_run:
+            _finish_run(conn, summary)
         if summary.rows_rejected or summary.rows_duplicate:
             _write_rejects(conn, run_dir, summary.run_id)
     except psycopg.Error as error:
@@ -447,7 +467,7 @@ def _close_run(conn: psycopg.Connection, run_dir: Path, summary: ImportSummary) 
     _write_json(run_dir / "summary.json", summary.to_dict())
 
     event = fields(**{key: value for key, value in summary.to_dict().items() if key not in ("sources",)})
-    if summary.status == "succeeded":
+    if summary.status in ("succeeded", "checked"):
         log.info("import.done", extra=event)
     else:
         log.error("import.failed", extra=event)

@@ -114,8 +114,7 @@ def load_batches(url: str, batches: Iterable[Any], columns: tuple[str, ...], set
     names its file for the duplicate rule. When a batch fails, the batches
     before it are committed and yielded first, then the error is raised.
     """
-    copy_sql = sql.SQL("COPY pg_temp.import_staging ({}) FROM STDIN (FORMAT binary)").format(
-        sql.SQL(", ").join(map(sql.Identifier, columns)))
+    copy_sql = _copy_statement(columns)
     with ExitStack() as stack:
         lanes = [_open_lane(url, columns, stack) for _ in range(LANE_COUNT)]
         checker = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-check"))
@@ -150,36 +149,76 @@ def load_batches(url: str, batches: Iterable[Any], columns: tuple[str, ...], set
             raise
 
 
+def dry_run_batches(conn: psycopg.Connection, batches: Iterable[Any], columns: tuple[str, ...],
+                    settings: LoadSettings, check_options: Callable[[Any], CheckOptions]) -> Iterator[LoadedBatch]:
+    """Stage, check and store every batch on `conn`, one after another, inside the caller's transaction.
+
+    For a dry run: the caller rolls the transaction back at the end, so the
+    counts are exactly those an import would report (including the duplicate
+    rule across batches and the inserted, updated and kept readings) and
+    nothing stays stored. Nothing here commits.
+    """
+    copy_sql = _copy_statement(columns)
+    lane = _Lane(conn, _create_staging(conn, columns))
+    for batch in batches:
+        started = time.perf_counter()
+        readings = _copy_rows(lane, batch, copy_sql)
+        copy_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        _check_batch(conn, settings, batch.batch_no, check_options(batch))
+        counts = _store_batch(conn, settings)
+        merge_seconds = time.perf_counter() - started
+        # Staging empties at commit only, and this transaction commits never.
+        conn.execute("TRUNCATE pg_temp.import_staging")
+        yield LoadedBatch(batch, readings, counts, copy_seconds, merge_seconds)
+
+
+def _copy_statement(columns: tuple[str, ...]) -> sql.Composable:
+    return sql.SQL("COPY pg_temp.import_staging ({}) FROM STDIN (FORMAT binary)").format(
+        sql.SQL(", ").join(map(sql.Identifier, columns)))
+
+
+def _create_staging(conn: psycopg.Connection, columns: tuple[str, ...]) -> list[int]:
+    """Create the session's staging table; return the type oids of `columns` for binary COPY."""
+    conn.execute("SELECT public.create_import_staging()")
+    type_oids = [row[0] for row in conn.execute(STAGING_TYPES_SQL, [list(columns)])]
+    if len(type_oids) != len(columns):
+        raise StagingError(f"public.measurement_staging is missing some of the columns {', '.join(columns)}; "
+                           "run python -m dashboard migrate")
+    return type_oids
+
+
 def _open_lane(url: str, columns: tuple[str, ...], stack: ExitStack) -> _Lane:
     # Not autocommit: a batch's transaction spans its COPY, check and store
     # steps, which run in different threads.
     conn = stack.enter_context(psycopg.connect(url, application_name="pumpdash-import"))
-    conn.execute("SELECT public.create_import_staging()")
-    type_oids = [row[0] for row in conn.execute(STAGING_TYPES_SQL, [list(columns)])]
+    type_oids = _create_staging(conn, columns)
     conn.commit()
-    if len(type_oids) != len(columns):
-        raise StagingError(f"public.measurement_staging is missing some of the columns {', '.join(columns)}; "
-                           "run python -m dashboard migrate")
     return _Lane(conn, type_oids)
 
 
 def _stage(lane: _Lane, batch: Any, copy_sql: sql.Composable) -> tuple[int, float]:
     started = time.perf_counter()
     try:
-        with lane.conn.cursor() as cursor, cursor.copy(copy_sql) as copy:
-            # Binary COPY skips formatting each value as text in Python and
-            # parsing it again in the server.
-            copy.set_types(lane.staging_types)
-            for row in batch.rows:
-                copy.write_row(row)
+        readings = _copy_rows(lane, batch, copy_sql)
     except BaseException:
         lane.conn.rollback()
         raise
+    return readings, time.perf_counter() - started
+
+
+def _copy_rows(lane: _Lane, batch: Any, copy_sql: sql.Composable) -> int:
+    with lane.conn.cursor() as cursor, cursor.copy(copy_sql) as copy:
+        # Binary COPY skips formatting each value as text in Python and
+        # parsing it again in the server.
+        copy.set_types(lane.staging_types)
+        for row in batch.rows:
+            copy.write_row(row)
     readings = len(batch.rows)
     # The rows are in the server now. Dropping them leaves at most three
     # batches in this process: one read ahead, one being read, one in COPY.
     batch.rows = []
-    return readings, time.perf_counter() - started
+    return readings
 
 
 def _check(lane: _Lane, order: _StoreOrder, settings: LoadSettings, batch_no: int,
@@ -188,10 +227,7 @@ def _check(lane: _Lane, order: _StoreOrder, settings: LoadSettings, batch_no: in
     try:
         if order.failed:
             raise StoreSkipped("an earlier batch of this import failed, so this one was not checked")
-        checked = _call(lane.conn, CHECK_FUNCTION, p_run_id=settings.run_id, p_batch_no=batch_no,
-                        p_partition_horizon_months=settings.partition_horizon_months,
-                        p_file_key=options.file_key, p_more_batches=options.more_batches,
-                        p_ambiguous_local_time=settings.ambiguous_local_time)
+        checked = _check_batch(lane.conn, settings, batch_no, options)
     except BaseException:
         order.failed = True
         lane.conn.rollback()
@@ -205,8 +241,7 @@ def _store(lane: _Lane, order: _StoreOrder, checked: Future, settings: LoadSetti
     try:
         if order.failed:
             raise StoreSkipped("an earlier batch of this import failed, so this one was not stored")
-        stored = _call(lane.conn, STORE_FUNCTION, p_source="import", p_changed_by=settings.changed_by,
-                       p_overwrite_substituted=settings.overwrite_corrections)
+        stored = _store_batch(lane.conn, settings)
         lane.conn.commit()
     except BaseException as error:
         order.failed = True
@@ -214,6 +249,19 @@ def _store(lane: _Lane, order: _StoreOrder, checked: Future, settings: LoadSetti
         log.error("import.store_failed", extra=fields(run_id=settings.run_id, error=str(error)))
         raise
     return stored, check_seconds + time.perf_counter() - started
+
+
+def _check_batch(conn: psycopg.Connection, settings: LoadSettings, batch_no: int,
+                 options: CheckOptions) -> dict[str, Any]:
+    return _call(conn, CHECK_FUNCTION, p_run_id=settings.run_id, p_batch_no=batch_no,
+                 p_partition_horizon_months=settings.partition_horizon_months,
+                 p_file_key=options.file_key, p_more_batches=options.more_batches,
+                 p_ambiguous_local_time=settings.ambiguous_local_time)
+
+
+def _store_batch(conn: psycopg.Connection, settings: LoadSettings) -> dict[str, Any]:
+    return _call(conn, STORE_FUNCTION, p_source="import", p_changed_by=settings.changed_by,
+                 p_overwrite_substituted=settings.overwrite_corrections)
 
 
 def _finish(pending: _InFlight) -> LoadedBatch:

@@ -39,6 +39,10 @@ class Settings(BaseSettings):
         None,
         description="Login role of the dashboard's write pool (member of pumpdash_write); unset: provisioned at start.",
     )
+    import_database_url: SecretStr | None = Field(
+        None,
+        description="Login role of the import page and `import` (member of pumpdash_import); unset: provisioned.",
+    )
     maint_database_url: SecretStr | None = Field(
         None,
         description="Login role of the scheduler sidecar and `refresh` (member of pumpdash_maint); unset: provisioned.",

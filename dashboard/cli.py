@@ -53,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="import every file in <data dir>/inbox/, one run each, then move it to archive/ or failed/")
     importer.add_argument("--overwrite-corrections", action="store_true",
                           help="replace readings an operator corrected with the file's values (default: keep them)")
+    importer.add_argument("--dry-run", action="store_true",
+                          help="check the files and report what an import would do, then roll everything back")
 
     demo = commands.add_parser("demo", help="generate demo stations")
     demo.add_argument("--stations", type=int, help="number of stations (default 3)")
@@ -277,14 +279,22 @@ def cmd_migrate(args, settings: Settings) -> int:
     return 0
 
 
+def import_url(url: str, settings: Settings) -> str:
+    """Migrate the database at the admin `url` and return the import login role's URL, as the import page uses."""
+    from core.dbroles import resolve_role_urls
+    from core.migrate import migrate
+
+    migrate(url)
+    return resolve_role_urls(settings, url).importer
+
+
 def cmd_import(args, settings: Settings) -> int:
     from core.ingest import import_files, new_run_id
     from core.logs import run_logging
-    from core.migrate import migrate
     from dashboard.launcher import database_url
 
     if args.run_all:
-        if args.paths or args.profile:
+        if args.paths or args.profile or args.dry_run:
             raise CliUsageError("cli.error.run_all_alone")
         return cmd_import_inbox(settings)
     if not args.paths or not args.profile:
@@ -292,15 +302,15 @@ def cmd_import(args, settings: Settings) -> int:
 
     run_id = new_run_id(args.profile)
     with database_url(settings) as url, run_logging(run_id):
-        migrate(url)
-        summary = import_files(url, args.paths, args.profile, settings=settings, run_id=run_id,
-                               overwrite_corrections=args.overwrite_corrections)
+        summary = import_files(import_url(url, settings), args.paths, args.profile, settings=settings,
+                               run_id=run_id, overwrite_corrections=args.overwrite_corrections,
+                               dry_run=args.dry_run)
     say_import_summary(settings, summary, files=len(args.paths))
     return 0 if summary.rows_rejected == 0 else 4
 
 
 def say_import_summary(settings: Settings, summary, files: int) -> None:
-    say(settings, "cli.import_done", files=files, timestamps=summary.timestamps, read=summary.rows_read,
+    say(settings, "cli.import_checked" if summary.dry_run else "cli.import_done", files=files, timestamps=summary.timestamps, read=summary.rows_read,
         accepted=summary.rows_accepted, rejected=summary.rows_rejected, duplicate=summary.rows_duplicate,
         missing=summary.rows_missing, inserted=summary.rows_inserted, updated=summary.rows_updated,
         kept=summary.rows_kept, seconds=f"{summary.seconds:.2f}",
@@ -310,12 +320,10 @@ def say_import_summary(settings: Settings, summary, files: int) -> None:
 def cmd_import_inbox(settings: Settings) -> int:
     """Import every inbox file; exit 0 when all were archived without rejected rows, else 4."""
     from core.inbox import run_inbox
-    from core.migrate import migrate
     from dashboard.launcher import database_url
 
     with database_url(settings) as url:
-        migrate(url)
-        results = run_inbox(url, settings)
+        results = run_inbox(import_url(url, settings), settings)
 
     if not results:
         say(settings, "cli.inbox.empty", inbox=settings.inbox_dir)

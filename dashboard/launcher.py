@@ -72,11 +72,12 @@ def streamlit_command(settings: Settings) -> list[str]:
 
 
 def streamlit_environment(settings: Settings, roles: RoleUrls) -> dict[str, str]:
-    """Return this process's environment for Streamlit: the two pool roles' URLs and no other connection string."""
+    """Return this process's environment for Streamlit: the pool and import roles' URLs and no other connection string."""
     env = {key: value for key, value in os.environ.items() if key.upper() not in WITHHELD_VARIABLES}
     env.update({
         "PUMPDASH_READ_DATABASE_URL": roles.read,
         "PUMPDASH_WRITE_DATABASE_URL": roles.write,
+        "PUMPDASH_IMPORT_DATABASE_URL": roles.importer,
         "PUMPDASH_LANGUAGE": settings.language,
     })
     return env

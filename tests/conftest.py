@@ -77,6 +77,7 @@ def app_role_env(role_urls: RoleUrls, database_url: str) -> dict[str, str]:
     return {
         "PUMPDASH_READ_DATABASE_URL": make_conninfo(role_urls.read, dbname=database),
         "PUMPDASH_WRITE_DATABASE_URL": make_conninfo(role_urls.write, dbname=database),
+        "PUMPDASH_IMPORT_DATABASE_URL": make_conninfo(role_urls.importer, dbname=database),
         "PUMPDASH_MAINT_DATABASE_URL": make_conninfo(role_urls.maint, dbname=database),
     }
 
@@ -136,3 +137,9 @@ def page(browser):
 
     with local_page(browser) as opened:
         yield opened
+
+
+@pytest.fixture(scope="session")
+def import_url(app_role_urls) -> str:
+    """URL of the import login role on the test database, as the import page and the import command connect."""
+    return app_role_urls.importer

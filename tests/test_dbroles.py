@@ -87,7 +87,7 @@ def test_provisioning_idempotent(db_url, app_roles_dir, app_role_urls):
 
     assert again == app_role_urls
     for url, role in ((again.read, "pumpdash_web_read"), (again.write, "pumpdash_web_write"),
-                      (again.maint, "pumpdash_sidecar")):
+                      (again.importer, "pumpdash_web_import"), (again.maint, "pumpdash_sidecar")):
         with psycopg.connect(url) as connection:
             assert connection.execute("SELECT current_user").fetchone()[0] == role
 
@@ -97,7 +97,8 @@ def test_password_files_private(app_roles_dir, app_role_urls):
 
     assert stat.S_IMODE(secrets_dir.stat().st_mode) == 0o700
     assert sorted(path.name for path in secrets_dir.iterdir()) == [
-        "pumpdash_sidecar.password", "pumpdash_web_read.password", "pumpdash_web_write.password"]
+        "pumpdash_sidecar.password", "pumpdash_web_import.password", "pumpdash_web_read.password",
+        "pumpdash_web_write.password"]
     for role in LOGIN_ROLES:
         assert stat.S_IMODE(password_file(app_roles_dir, role).stat().st_mode) == 0o600
 
@@ -111,8 +112,8 @@ def test_roles_in_one_group_each(admin, app_role_urls):
         "SELECT rolname, rolcanlogin, rolsuper, rolcreaterole, rolcreatedb, rolreplication, rolbypassrls"
         " FROM pg_catalog.pg_roles WHERE rolname = ANY (%s) ORDER BY 1", [list(LOGIN_ROLES)]).fetchall()
 
-    assert memberships == [("pumpdash_sidecar", "pumpdash_maint"), ("pumpdash_web_read", "pumpdash_read"),
-                           ("pumpdash_web_write", "pumpdash_write")]
+    assert memberships == [("pumpdash_sidecar", "pumpdash_maint"), ("pumpdash_web_import", "pumpdash_import"),
+                           ("pumpdash_web_read", "pumpdash_read"), ("pumpdash_web_write", "pumpdash_write")]
     assert attributes == [(role, True, False, False, False, False, False) for role in sorted(LOGIN_ROLES)]
 
 
@@ -158,7 +159,8 @@ def test_missing_createrole_named(plain_user_url, tmp_path):
     assert t(raised.value.key, "en", **raised.value.params) == (
         "Database user dbroles_test_plain cannot create the app's login roles: it has neither CREATEROLE nor "
         "SUPERUSER. Have a superuser run ALTER ROLE dbroles_test_plain CREATEROLE, or have an administrator create "
-        "the roles and set PUMPDASH_READ_DATABASE_URL, PUMPDASH_WRITE_DATABASE_URL and PUMPDASH_MAINT_DATABASE_URL.")
+        "the roles and set PUMPDASH_READ_DATABASE_URL, PUMPDASH_WRITE_DATABASE_URL, PUMPDASH_IMPORT_DATABASE_URL and "
+        "PUMPDASH_MAINT_DATABASE_URL.")
     assert not (tmp_path / "secrets").exists()
 
 
@@ -168,7 +170,7 @@ def test_cli_names_missing_createrole_in_chinese():
     assert describe_error(error, "zh-CN") == (
         "数据库用户 app 既没有 CREATEROLE 权限也不是超级用户，无法创建看板的登录角色。请由超级用户执行 "
         "ALTER ROLE app CREATEROLE，或由数据库管理员创建这些角色，再设置 PUMPDASH_READ_DATABASE_URL、"
-        "PUMPDASH_WRITE_DATABASE_URL 和 PUMPDASH_MAINT_DATABASE_URL。")
+        "PUMPDASH_WRITE_DATABASE_URL、PUMPDASH_IMPORT_DATABASE_URL 和 PUMPDASH_MAINT_DATABASE_URL。")
 
 
 def test_extra_membership_rejected(admin, db_url, app_roles_dir):
@@ -346,6 +348,68 @@ def test_write_role_corrects_through_api(app_role_urls, series):
             " '按现场读数修正', 1, 'operator1')", [series["power"], DAY_START]).fetchone()
 
     assert corrected == (series["power"], DAY_START, 50.5, 0, 2)
+
+
+# -- import role ----------------------------------------------------------------
+
+# What the import role may write: readings and the run bookkeeping. Every
+# other write on a table is denied, as are deletes of readings.
+IMPORT_ROLE_WRITES = {("public", "measurements"): ("INSERT", "UPDATE"), ("public", "import_runs"): ("INSERT", "UPDATE"),
+                      ("public", "import_rejects"): ("INSERT",), ("public", "import_file_keys"): ("INSERT", "DELETE"),
+                      ("reporting", "rollup_invalidations"): ("INSERT",)}
+
+
+@pytest.fixture
+def import_conn(app_role_urls):
+    with psycopg.connect(app_role_urls.importer, autocommit=True) as connection:
+        yield connection
+
+
+@pytest.mark.parametrize("schema", ["public", "reporting"])
+def test_import_role_writes_only_readings_and_runs(admin, import_conn, series, schema):
+    statements = []
+    for table, column in tables(admin, schema):
+        if table.startswith("measurements_"):
+            continue  # partitions: the parent's grants decide, and it is listed
+        allowed = IMPORT_ROLE_WRITES.get((schema, table), ())
+        name = sql.Identifier(schema, table)
+        candidates = {"INSERT": sql.SQL("INSERT INTO {} DEFAULT VALUES").format(name),
+                      "UPDATE": sql.SQL("UPDATE {} SET {} = {} WHERE false").format(
+                          name, sql.Identifier(column), sql.Identifier(column)),
+                      "DELETE": sql.SQL("DELETE FROM {} WHERE false").format(name)}
+        statements += [statement for verb, statement in candidates.items() if verb not in allowed]
+
+    assert len(statements) >= {"public": 30, "reporting": 10}[schema]
+    assert not_denied(import_conn, statements) == []
+
+
+def test_import_role_cannot_call_api_or_accounts(admin, import_conn):
+    calls = api_calls(admin) + [sql.SQL("SELECT * FROM public.list_app_users()"),
+                                sql.SQL("SELECT public.set_app_user_role('admin', 'viewer')")]
+
+    assert not_denied(import_conn, calls) == []
+
+
+def test_import_role_cannot_read_accounts(import_conn):
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        import_conn.execute("SELECT 1 FROM public.app_users LIMIT 1")
+
+
+def test_import_role_creates_partition_through_function(admin, import_conn):
+    """Partition DDL needs the owner of measurements; create_measurement_partition runs as that owner."""
+    admin.execute("DROP TABLE IF EXISTS public.measurements_p2045_03")
+
+    created = import_conn.execute("SELECT public.ensure_measurement_partitions('2045-03-05', '2045-03-06')").fetchone()[0]
+    owners = admin.execute("SELECT DISTINCT pg_get_userbyid(relowner) FROM pg_class"
+                           " WHERE oid IN ('public.measurements_p2045_03'::regclass, 'public.measurements'::regclass)"
+                           ).fetchall()
+    admin.execute("DROP TABLE public.measurements_p2045_03")
+
+    assert created == 1
+    assert len(owners) == 1
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        import_conn.execute("CREATE TABLE public.measurements_p2045_04 PARTITION OF public.measurements "
+                            "FOR VALUES FROM ('2045-04-01') TO ('2045-05-01')")
 
 
 # -- maintenance role -----------------------------------------------------------

@@ -49,13 +49,13 @@ def ctown_rows(shared_data) -> list[dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def hsy_import(db_url, shared_data, ingest_settings) -> ImportSummary:
-    return import_files(db_url, [shared_data / HSY_FILE], "hsy-blominmaki", settings=ingest_settings)
+def hsy_import(import_url, shared_data, ingest_settings) -> ImportSummary:
+    return import_files(import_url, [shared_data / HSY_FILE], "hsy-blominmaki", settings=ingest_settings)
 
 
 @pytest.fixture(scope="module")
-def ctown_import(db_url, shared_data, ingest_settings) -> ImportSummary:
-    return import_files(db_url, [shared_data / CTOWN_FILE], "batadal-ctown", settings=ingest_settings)
+def ctown_import(import_url, shared_data, ingest_settings) -> ImportSummary:
+    return import_files(import_url, [shared_data / CTOWN_FILE], "batadal-ctown", settings=ingest_settings)
 
 
 # ---------------------------------------------------------------- real files
@@ -227,10 +227,10 @@ def test_ctown_units_converted(ctown_import, ctown_rows, conn):
     assert status == float(first["S_PU1"])
 
 
-def test_reimport_changes_nothing(hsy_import, ctown_import, db_url, shared_data, ingest_settings):
+def test_reimport_changes_nothing(import_url, hsy_import, ctown_import, shared_data, ingest_settings):
     again = [
-        import_files(db_url, [shared_data / HSY_FILE], "hsy-blominmaki", settings=ingest_settings),
-        import_files(db_url, [shared_data / CTOWN_FILE], "batadal-ctown", settings=ingest_settings),
+        import_files(import_url, [shared_data / HSY_FILE], "hsy-blominmaki", settings=ingest_settings),
+        import_files(import_url, [shared_data / CTOWN_FILE], "batadal-ctown", settings=ingest_settings),
     ]
 
     for first, second in zip((hsy_import, ctown_import), again):
@@ -256,12 +256,12 @@ def test_run_recorded_in_database(hsy_import, conn):
     assert finished_at is not None
 
 
-def test_run_folder_written(hsy_import, shared_data, ingest_settings, db_url):
+def test_run_folder_written(hsy_import, shared_data, ingest_settings, import_url):
     run_dir = ingest_settings.runs_dir / hsy_import.run_id
     env_text = (run_dir / "env.json").read_text(encoding="utf-8")
     env = json.loads(env_text)
     summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
-    password = psycopg.conninfo.conninfo_to_dict(db_url).get("password")
+    password = psycopg.conninfo.conninfo_to_dict(import_url).get("password")
 
     assert env["arguments"]["profile"] == "hsy-blominmaki"
     assert env["sources"][0]["size_bytes"] == (shared_data / HSY_FILE).stat().st_size
@@ -279,7 +279,7 @@ def test_run_folder_written(hsy_import, shared_data, ingest_settings, db_url):
 # ---------------------------------------------------------------- small files
 
 
-def test_small_csv_rejects_reported(db_url, tmp_path, ingest_settings, conn):
+def test_small_csv_rejects_reported(import_url, tmp_path, ingest_settings, conn):
     profiles = write_profiles(tmp_path, {"small": small_profile("test-small")})
     data = tmp_path / "small.csv"
     data.write_text("time,flow,level\n"
@@ -289,7 +289,7 @@ def test_small_csv_rejects_reported(db_url, tmp_path, ingest_settings, conn):
                     "2024-01-01 01:00,11.0,1.5\n"
                     "2024-01-01 03:00,200000,1.6\n", encoding="utf-8")
 
-    summary = import_files(db_url, [data], "small", settings=ingest_settings, profiles_path=profiles)
+    summary = import_files(import_url, [data], "small", settings=ingest_settings, profiles_path=profiles)
     rejects = conn.execute(
         "SELECT line_no, column_name, reason_code, detail FROM public.import_rejects WHERE run_id = %s "
         "ORDER BY line_no, column_name", [summary.run_id]).fetchall()
@@ -316,14 +316,14 @@ def test_small_csv_rejects_reported(db_url, tmp_path, ingest_settings, conn):
     assert rejects_csv[2]["reason_zh"] == "超出该指标的有效范围"
 
 
-def test_several_files_one_run(db_url, tmp_path, ingest_settings, conn):
+def test_several_files_one_run(import_url, tmp_path, ingest_settings, conn):
     profiles = write_profiles(tmp_path, {"small": small_profile("test-two-files")})
     first, second = tmp_path / "a.csv", tmp_path / "b.csv"
     first.write_text("time,flow,level\n2024-01-02 00:00,1,2\n2024-01-02 01:00,1,2\n", encoding="utf-8")
     second.write_text("time,flow,level\n2024-01-02 02:00,x,2\n", encoding="utf-8")
     calls = []
 
-    summary = import_files(db_url, [first, second], "small", settings=ingest_settings, profiles_path=profiles,
+    summary = import_files(import_url, [first, second], "small", settings=ingest_settings, profiles_path=profiles,
                            progress=lambda done, total: calls.append((done, total)))
     rejects = conn.execute("SELECT line_no, column_name, reason_code FROM public.import_rejects WHERE run_id = %s",
                            [summary.run_id]).fetchall()
@@ -338,14 +338,14 @@ def test_several_files_one_run(db_url, tmp_path, ingest_settings, conn):
     assert calls[-1] == (3, 3)
 
 
-def test_gb18030_semicolon_decimal_comma(db_url, tmp_path, ingest_settings, conn):
+def test_gb18030_semicolon_decimal_comma(import_url, tmp_path, ingest_settings, conn):
     profile = small_profile("test-gb18030", encoding="auto", delimiter="auto", decimal=",",
                             columns={"流量": {"device": "P1", "metric": "flow_rate", "unit": "L/s"}})
     profiles = write_profiles(tmp_path, {"gb": profile})
     data = tmp_path / "gb.csv"
     data.write_bytes("time;流量\n2024-02-01 00:00;3,5\n".encode("gb18030"))
 
-    summary = import_files(db_url, [data], "gb", settings=ingest_settings, profiles_path=profiles)
+    summary = import_files(import_url, [data], "gb", settings=ingest_settings, profiles_path=profiles)
     value = stored_value(conn, series_id(conn, "test-gb18030", "P1", "flow_rate"),
                          datetime(2024, 2, 1, tzinfo=ZoneInfo("Asia/Shanghai")))
 
@@ -353,14 +353,14 @@ def test_gb18030_semicolon_decimal_comma(db_url, tmp_path, ingest_settings, conn
     assert value == pytest.approx(3.5 * 3.6, rel=1e-12)
 
 
-def test_timezone_fallback_counted(db_url, tmp_path, ingest_settings, conn):
+def test_timezone_fallback_counted(import_url, tmp_path, ingest_settings, conn):
     profile = small_profile("test-no-zone")
     profile["station"] = {key: value for key, value in profile["station"].items() if key != "timezone"}
     profiles = write_profiles(tmp_path, {"nozone": profile})
     data = tmp_path / "nozone.csv"
     data.write_text("time,flow,level\n2024-03-01 00:00,1,2\n2024-03-01 01:00,1,2\n", encoding="utf-8")
 
-    summary = import_files(db_url, [data], "nozone", settings=ingest_settings, profiles_path=profiles)
+    summary = import_files(import_url, [data], "nozone", settings=ingest_settings, profiles_path=profiles)
     zone = conn.execute("SELECT timezone FROM public.stations WHERE code = 'test-no-zone'").fetchone()[0]
 
     assert summary.tz_fallback == 2
@@ -370,53 +370,53 @@ def test_timezone_fallback_counted(db_url, tmp_path, ingest_settings, conn):
 # ---------------------------------------------------------------- errors
 
 
-def test_unknown_profile_lists_known(db_url, shared_data, ingest_settings):
+def test_unknown_profile_lists_known(import_url, shared_data, ingest_settings):
     with pytest.raises(IngestError) as raised:
-        import_files(db_url, [shared_data / CTOWN_FILE], "no-such-profile", settings=ingest_settings)
+        import_files(import_url, [shared_data / CTOWN_FILE], "no-such-profile", settings=ingest_settings)
 
     assert "no-such-profile" in str(raised.value)
     assert "batadal-ctown" in str(raised.value)
     assert "hsy-blominmaki" in str(raised.value)
 
 
-def test_missing_file_named(db_url, tmp_path, ingest_settings):
+def test_missing_file_named(import_url, tmp_path, ingest_settings):
     missing = tmp_path / "absent.csv"
 
     with pytest.raises(IngestError, match="absent.csv"):
-        import_files(db_url, [missing], "batadal-ctown", settings=ingest_settings)
+        import_files(import_url, [missing], "batadal-ctown", settings=ingest_settings)
 
 
-def test_missing_sheet_lists_sheets(db_url, tmp_path, shared_data, ingest_settings):
+def test_missing_sheet_lists_sheets(import_url, tmp_path, shared_data, ingest_settings):
     profile = load_profiles()["hsy-blominmaki"].model_dump(mode="json", exclude={"name"})
     profile["sheet"] = "Sheet9"
     profiles = write_profiles(tmp_path, {"wrong-sheet": profile})
 
     with pytest.raises(IngestError) as raised:
-        import_files(db_url, [shared_data / HSY_FILE], "wrong-sheet", settings=ingest_settings,
+        import_files(import_url, [shared_data / HSY_FILE], "wrong-sheet", settings=ingest_settings,
                      profiles_path=profiles)
 
     assert "Sheet9" in str(raised.value)
     assert "Taul1" in str(raised.value)
 
 
-def test_missing_header_names_close_ones(db_url, tmp_path, ingest_settings):
+def test_missing_header_names_close_ones(import_url, tmp_path, ingest_settings):
     data = tmp_path / "renamed.csv"
     data.write_text("DATETIME,L_T1x\n06/01/14 00,1.0\n", encoding="utf-8")
 
     with pytest.raises(IngestError) as raised:
-        import_files(db_url, [data], "batadal-ctown", settings=ingest_settings)
+        import_files(import_url, [data], "batadal-ctown", settings=ingest_settings)
 
     assert "'L_T1'" in str(raised.value)
     assert "'L_T1x'" in str(raised.value)
 
 
-def test_bad_time_names_line_and_value(db_url, tmp_path, ingest_settings, conn):
+def test_bad_time_names_line_and_value(import_url, tmp_path, ingest_settings, conn):
     profiles = write_profiles(tmp_path, {"small": small_profile("test-bad-time")})
     data = tmp_path / "bad-time.csv"
     data.write_text("time,flow,level\n2024-01-01 00:00,1,2\n01.01.2024 01:00,1,2\n", encoding="utf-8")
 
     with pytest.raises(IngestError) as raised:
-        import_files(db_url, [data], "small", settings=ingest_settings, profiles_path=profiles,
+        import_files(import_url, [data], "small", settings=ingest_settings, profiles_path=profiles,
                      run_id="bad-time-run")
     status = conn.execute("SELECT status, error FROM public.import_runs WHERE run_id = 'bad-time-run'").fetchone()
 
@@ -439,22 +439,22 @@ def test_invalid_profile_named(tmp_path):
     assert "P9" in str(raised.value)
 
 
-def test_reimport_keeps_corrections_unless_told(db_url, tmp_path, ingest_settings, conn):
+def test_reimport_keeps_corrections_unless_told(import_url, tmp_path, ingest_settings, conn):
     profiles = write_profiles(tmp_path, {"small": small_profile("test-keep")})
     data = tmp_path / "keep.csv"
     data.write_text("time,flow,level\n"
                     "2024-02-01 00:00,10.0,1.0\n"
                     "2024-02-01 01:00,11.0,1.1\n", encoding="utf-8")
-    import_files(db_url, [data], "small", settings=ingest_settings, profiles_path=profiles)
+    import_files(import_url, [data], "small", settings=ingest_settings, profiles_path=profiles)
     flow_id = series_id(conn, "test-keep", "P1", "flow_rate")
     first_hour = datetime(2024, 2, 1, 0, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
     conn.execute("SELECT * FROM api.update_measurement_value(%s, %s, 12.5, 0::smallint, 'calibration', '校准后修正', 1, 'op')",
                  [flow_id, first_hour])
     conn.commit()
 
-    kept = import_files(db_url, [data], "small", settings=ingest_settings, profiles_path=profiles)
+    kept = import_files(import_url, [data], "small", settings=ingest_settings, profiles_path=profiles)
     value_after_kept = stored_value(conn, flow_id, first_hour)
-    overwritten = import_files(db_url, [data], "small", settings=ingest_settings, profiles_path=profiles,
+    overwritten = import_files(import_url, [data], "small", settings=ingest_settings, profiles_path=profiles,
                                overwrite_corrections=True)
     value_after_overwrite = stored_value(conn, flow_id, first_hour)
     substituted = conn.execute("SELECT substituted FROM public.measurements WHERE series_id = %s AND ts = %s",

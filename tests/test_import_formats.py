@@ -32,9 +32,9 @@ def ingest_settings(tmp_path_factory):
     return load_settings(data_dir=tmp_path_factory.mktemp("formats-data"))
 
 
-def run_import(db_url, tmp_path, settings, profile: dict, data: Path, **options) -> ImportSummary:
+def run_import(url, tmp_path, settings, profile: dict, data: Path, **options) -> ImportSummary:
     profiles = write_profiles(tmp_path, {"under-test": profile})
-    return import_files(db_url, [data], "under-test", settings=settings, profiles_path=profiles, **options)
+    return import_files(url, [data], "under-test", settings=settings, profiles_path=profiles, **options)
 
 
 def rejects_of(conn, summary: ImportSummary) -> list[tuple]:
@@ -65,13 +65,13 @@ def pump_columns(**units) -> dict:
 # ---------------------------------------------------------------- encodings and delimiters
 
 
-def test_gb18030_chinese_headers(db_url, tmp_path, ingest_settings, conn):
+def test_gb18030_chinese_headers(import_url, tmp_path, ingest_settings, conn):
     profile = small_profile("fmt-gb18030", time_column="时间", encoding="auto", columns=pump_columns())
     data = tmp_path / "gb.csv"
     data.write_bytes("时间,瞬时流量(m³/h),出口压力(MPa),有功功率(kW)\n"
                      "2024-05-01 08:00,120.5,0.35,45.2\n".encode("gb18030"))
 
-    summary = run_import(db_url, tmp_path, ingest_settings, profile, data)
+    summary = run_import(import_url, tmp_path, ingest_settings, profile, data)
     moment = datetime(2024, 5, 1, 8, 0, tzinfo=SHANGHAI)
 
     assert summary.rows_accepted == 3
@@ -80,13 +80,13 @@ def test_gb18030_chinese_headers(db_url, tmp_path, ingest_settings, conn):
     assert stored_value(conn, series_id(conn, "fmt-gb18030", "P1", "power"), moment) == 45.2
 
 
-def test_gbk_bytes_read_as_gb18030(db_url, tmp_path, ingest_settings, conn):
+def test_gbk_bytes_read_as_gb18030(import_url, tmp_path, ingest_settings, conn):
     profile = small_profile("fmt-gbk", time_column="时间", encoding="gb18030",
                             columns={"液位": {"device": "T1", "metric": "level", "unit": "m"}})
     data = tmp_path / "gbk.csv"
     data.write_bytes("时间,液位\n2024-05-01 08:00,3.25\n".encode("gbk"))
 
-    summary = run_import(db_url, tmp_path, ingest_settings, profile, data)
+    summary = run_import(import_url, tmp_path, ingest_settings, profile, data)
 
     assert summary.rows_accepted == 1
     assert stored_value(conn, series_id(conn, "fmt-gbk", "T1", "level"),
@@ -94,24 +94,24 @@ def test_gbk_bytes_read_as_gb18030(db_url, tmp_path, ingest_settings, conn):
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "auto"])
-def test_bom_before_first_header(db_url, tmp_path, ingest_settings, conn, encoding):
+def test_bom_before_first_header(import_url, tmp_path, ingest_settings, conn, encoding):
     station = f"fmt-bom-{encoding}"
     data = tmp_path / "bom.csv"
     data.write_bytes(b"\xef\xbb\xbftime,flow,level\n2024-05-02 00:00,7.5,1.25\n")
 
-    summary = run_import(db_url, tmp_path, ingest_settings, small_profile(station, encoding=encoding), data)
+    summary = run_import(import_url, tmp_path, ingest_settings, small_profile(station, encoding=encoding), data)
 
     assert summary.rows_accepted == 2
     assert stored_value(conn, series_id(conn, station, "P1", "flow_rate"),
                         datetime(2024, 5, 2, tzinfo=SHANGHAI)) == 7.5
 
 
-def test_semicolons_and_decimal_comma(db_url, tmp_path, ingest_settings, conn):
+def test_semicolons_and_decimal_comma(import_url, tmp_path, ingest_settings, conn):
     profile = small_profile("fmt-semicolon", delimiter="auto", decimal=",")
     data = tmp_path / "semicolon.csv"
     data.write_text('time;flow;level\n2024-05-03 00:00;1497,26;"2,5"\n', encoding="utf-8")
 
-    summary = run_import(db_url, tmp_path, ingest_settings, profile, data)
+    summary = run_import(import_url, tmp_path, ingest_settings, profile, data)
     moment = datetime(2024, 5, 3, tzinfo=SHANGHAI)
 
     assert summary.rows_accepted == 2
@@ -122,14 +122,14 @@ def test_semicolons_and_decimal_comma(db_url, tmp_path, ingest_settings, conn):
 # Excel's "Unicode text" is UTF-16 little-endian with a byte order mark and tabs;
 # some exporters leave the mark out.
 @pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be"])
-def test_utf16_tab_separated_export(db_url, tmp_path, ingest_settings, conn, codec):
+def test_utf16_tab_separated_export(import_url, tmp_path, ingest_settings, conn, codec):
     station = f"fmt-{codec}"
     profile = small_profile(station, time_column="时间", encoding="auto", delimiter="auto",
                             columns={"液位(m)": {"device": "T1", "metric": "level"}})
     data = tmp_path / "unicode-text.txt"
     data.write_bytes("时间\t液位(m)\r\n2024-05-04 00:00\t4.5\r\n2024-05-04 01:00\t4.75\r\n".encode(codec))
 
-    summary = run_import(db_url, tmp_path, ingest_settings, profile, data)
+    summary = run_import(import_url, tmp_path, ingest_settings, profile, data)
     sid = series_id(conn, station, "T1", "level")
 
     assert summary.rows_accepted == 2
@@ -140,14 +140,14 @@ def test_utf16_tab_separated_export(db_url, tmp_path, ingest_settings, conn, cod
 # ---------------------------------------------------------------- headers
 
 
-def test_header_matched_after_nfkc(db_url, tmp_path, ingest_settings, conn):
+def test_header_matched_after_nfkc(import_url, tmp_path, ingest_settings, conn):
     profile = small_profile("fmt-nfkc", time_column="时间", columns=pump_columns())
     data = tmp_path / "nfkc.csv"
     # Full-width brackets, an ideographic space, a tab and a line break inside quoted header cells.
     data.write_text('时间\u3000,瞬时流量（m³/h）,"出口\t压力 （MPa）","有功功率\n(kW)"\n'
                     "2024-05-05 00:00,88.25,0.42,31.5\n", encoding="utf-8")
 
-    summary = run_import(db_url, tmp_path, ingest_settings, profile, data)
+    summary = run_import(import_url, tmp_path, ingest_settings, profile, data)
     moment = datetime(2024, 5, 5, tzinfo=SHANGHAI)
 
     assert summary.rows_accepted == 3
@@ -157,14 +157,14 @@ def test_header_matched_after_nfkc(db_url, tmp_path, ingest_settings, conn):
     assert stored_value(conn, series_id(conn, "fmt-nfkc", "P1", "power"), moment) == 31.5
 
 
-def test_unit_glued_to_header_converted(db_url, tmp_path, ingest_settings, conn):
+def test_unit_glued_to_header_converted(import_url, tmp_path, ingest_settings, conn):
     columns = {"出口压力": {"device": "P1", "metric": "outlet_pressure"},
                "有功功率": {"device": "P1", "metric": "power"}}
     profile = small_profile("fmt-glued-unit", time_column="时间", columns=columns)
     data = tmp_path / "glued.csv"
     data.write_text("时间,出口压力(kPa),有功功率【W】\n2024-05-06 00:00,350,45200\n", encoding="utf-8")
 
-    summary = run_import(db_url, tmp_path, ingest_settings, profile, data)
+    summary = run_import(import_url, tmp_path, ingest_settings, profile, data)
     moment = datetime(2024, 5, 6, tzinfo=SHANGHAI)
 
     # The database multiplies by the factor in double precision: 350 * 0.001 is 0.35000000000000003.
@@ -173,7 +173,7 @@ def test_unit_glued_to_header_converted(db_url, tmp_path, ingest_settings, conn)
     assert stored_value(conn, series_id(conn, "fmt-glued-unit", "P1", "power"), moment) == 45200 * 0.001
 
 
-def test_xlsx_two_header_rows_merged(db_url, tmp_path, ingest_settings, conn):
+def test_xlsx_two_header_rows_merged(import_url, tmp_path, ingest_settings, conn):
     workbook = openpyxl.Workbook()
     sheet = workbook.active
     sheet.title = "运行数据"
@@ -194,7 +194,7 @@ def test_xlsx_two_header_rows_merged(db_url, tmp_path, ingest_settings, conn):
     profile = small_profile("fmt-merged", format="xlsx", sheet="运行数据", header_rows=2, time_column="时间",
                             time_format=None, devices=devices, columns=columns)
 
-    summary = run_import(db_url, tmp_path, ingest_settings, profile, data)
+    summary = run_import(import_url, tmp_path, ingest_settings, profile, data)
     moment = datetime(2024, 5, 7, tzinfo=SHANGHAI)
 
     assert summary.rows_accepted == 4
@@ -204,14 +204,14 @@ def test_xlsx_two_header_rows_merged(db_url, tmp_path, ingest_settings, conn):
     assert stored_value(conn, series_id(conn, "fmt-merged", "P2", "power"), moment) == 29.5
 
 
-def test_csv_two_header_rows_forward_filled(db_url, tmp_path, ingest_settings, conn):
+def test_csv_two_header_rows_forward_filled(import_url, tmp_path, ingest_settings, conn):
     columns = {"1号泵 流量": {"device": "P1", "metric": "flow_rate", "unit": "m3/h"},
                "1号泵 液位": {"device": "T1", "metric": "level", "unit": "m"}}
     profile = small_profile("fmt-csv-levels", header_rows=2, columns=columns)
     data = tmp_path / "levels.csv"
     data.write_text("time,1号泵,\n,流量,液位\n2024-05-07 01:00,12.5,2.75\n", encoding="utf-8")
 
-    summary = run_import(db_url, tmp_path, ingest_settings, profile, data)
+    summary = run_import(import_url, tmp_path, ingest_settings, profile, data)
     moment = datetime(2024, 5, 7, 1, 0, tzinfo=SHANGHAI)
 
     assert summary.rows_accepted == 2
@@ -243,7 +243,7 @@ def set_builtin_number_format(path: Path, custom_format: str, builtin_id: int) -
     shutil.move(rewritten, path)
 
 
-def test_excel_serial_dates(db_url, tmp_path, ingest_settings, conn):
+def test_excel_serial_dates(import_url, tmp_path, ingest_settings, conn):
     workbook = openpyxl.Workbook()
     sheet = workbook.active
     sheet.append(["时间", "液位(m)"])
@@ -264,7 +264,7 @@ def test_excel_serial_dates(db_url, tmp_path, ingest_settings, conn):
     profile = small_profile("fmt-serial", format="xlsx", time_column="时间", time_format=None,
                             columns={"液位(m)": {"device": "T1", "metric": "level"}})
 
-    summary = run_import(db_url, tmp_path, ingest_settings, profile, data)
+    summary = run_import(import_url, tmp_path, ingest_settings, profile, data)
     sid = series_id(conn, "fmt-serial", "T1", "level")
 
     assert first_time_cell == 45420.0
@@ -275,26 +275,26 @@ def test_excel_serial_dates(db_url, tmp_path, ingest_settings, conn):
         (datetime(2024, 5, 9, 0, 0, tzinfo=SHANGHAI), 2.0)]
 
 
-def test_excel_serial_dates_in_csv(db_url, tmp_path, ingest_settings, conn):
+def test_excel_serial_dates_in_csv(import_url, tmp_path, ingest_settings, conn):
     profile = small_profile("fmt-serial-csv", time_format="excel")
     data = tmp_path / "serial.csv"
     data.write_text("time,flow,level\n45420.25,10.5,1.5\n", encoding="utf-8")
 
-    summary = run_import(db_url, tmp_path, ingest_settings, profile, data)
+    summary = run_import(import_url, tmp_path, ingest_settings, profile, data)
 
     assert summary.rows_accepted == 2
     assert stored_value(conn, series_id(conn, "fmt-serial-csv", "P1", "flow_rate"),
                         datetime(2024, 5, 8, 6, 0, tzinfo=SHANGHAI)) == 10.5
 
 
-def test_date_and_time_in_separate_columns(db_url, tmp_path, ingest_settings, conn):
+def test_date_and_time_in_separate_columns(import_url, tmp_path, ingest_settings, conn):
     profile = small_profile("fmt-date-time", date_column="日期", time_column="时间",
                             time_format="%Y/%m/%d %H:%M:%S")
     data = tmp_path / "date-time.csv"
     data.write_text("日期,时间,flow,level\n2024/5/9,3:04:05,10.25,1.5\n2024/5/9,13:00:00,11.75,1.5\n",
                     encoding="utf-8")
 
-    summary = run_import(db_url, tmp_path, ingest_settings, profile, data)
+    summary = run_import(import_url, tmp_path, ingest_settings, profile, data)
     sid = series_id(conn, "fmt-date-time", "P1", "flow_rate")
 
     assert summary.timestamps == 2
@@ -303,7 +303,7 @@ def test_date_and_time_in_separate_columns(db_url, tmp_path, ingest_settings, co
         (datetime(2024, 5, 9, 13, 0, 0, tzinfo=SHANGHAI), 11.75)]
 
 
-def test_xlsx_date_and_time_cells(db_url, tmp_path, ingest_settings, conn):
+def test_xlsx_date_and_time_cells(import_url, tmp_path, ingest_settings, conn):
     workbook = openpyxl.Workbook()
     sheet = workbook.active
     sheet.append(["日期", "时间", "液位(m)"])
@@ -315,7 +315,7 @@ def test_xlsx_date_and_time_cells(db_url, tmp_path, ingest_settings, conn):
     profile = small_profile("fmt-date-time-xlsx", format="xlsx", date_column="日期", time_column="时间",
                             time_format=None, columns={"液位(m)": {"device": "T1", "metric": "level"}})
 
-    summary = run_import(db_url, tmp_path, ingest_settings, profile, data)
+    summary = run_import(import_url, tmp_path, ingest_settings, profile, data)
     sid = series_id(conn, "fmt-date-time-xlsx", "T1", "level")
 
     assert summary.rows_accepted == 3
@@ -341,10 +341,10 @@ def helsinki_profile(station: str, **overrides) -> dict:
     return profile
 
 
-def test_fall_back_hour_kept_in_file_order(db_url, tmp_path, ingest_settings, conn):
+def test_fall_back_hour_kept_in_file_order(import_url, tmp_path, ingest_settings, conn):
     data = helsinki_fall_back_file(tmp_path)
 
-    summary = run_import(db_url, tmp_path, ingest_settings, helsinki_profile("fmt-helsinki"), data)
+    summary = run_import(import_url, tmp_path, ingest_settings, helsinki_profile("fmt-helsinki"), data)
     stored = readings_of(conn, series_id(conn, "fmt-helsinki", "T1", "level"))
     first_run = [datetime(2024, 10, 27, 0, minute, tzinfo=UTC) for minute in (0, 15, 30, 45)]
     second_run = [datetime(2024, 10, 27, 1, minute, tzinfo=UTC) for minute in (0, 15, 30, 45)]
@@ -362,11 +362,11 @@ def test_fall_back_hour_kept_in_file_order(db_url, tmp_path, ingest_settings, co
         timedelta(hours=3), timedelta(hours=2)]
 
 
-def test_fall_back_hour_rejected_when_asked(db_url, tmp_path, ingest_settings, conn):
+def test_fall_back_hour_rejected_when_asked(import_url, tmp_path, ingest_settings, conn):
     data = helsinki_fall_back_file(tmp_path)
     profile = helsinki_profile("fmt-helsinki-reject", ambiguous_time="reject")
 
-    summary = run_import(db_url, tmp_path, ingest_settings, profile, data)
+    summary = run_import(import_url, tmp_path, ingest_settings, profile, data)
     stored = readings_of(conn, series_id(conn, "fmt-helsinki-reject", "T1", "level"))
 
     assert summary.rows_accepted == 2
@@ -375,13 +375,13 @@ def test_fall_back_hour_rejected_when_asked(db_url, tmp_path, ingest_settings, c
     assert [value for _, value, _ in stored] == [1.0, 10.0]
 
 
-def test_berlin_fall_back_hour(db_url, tmp_path, ingest_settings, conn):
+def test_berlin_fall_back_hour(import_url, tmp_path, ingest_settings, conn):
     profile = helsinki_profile("fmt-berlin")
     profile["station"]["timezone"] = "Europe/Berlin"
     data = tmp_path / "berlin.csv"
     data.write_text("time,level\n2024-10-27 02:30,1\n2024-10-27 02:30,2\n2024-10-27 03:00,3\n", encoding="utf-8")
 
-    summary = run_import(db_url, tmp_path, ingest_settings, profile, data)
+    summary = run_import(import_url, tmp_path, ingest_settings, profile, data)
     stored = readings_of(conn, series_id(conn, "fmt-berlin", "T1", "level"))
 
     assert summary.rows_accepted == 3
@@ -391,11 +391,11 @@ def test_berlin_fall_back_hour(db_url, tmp_path, ingest_settings, conn):
         (datetime(2024, 10, 27, 2, 0, tzinfo=UTC), 3.0)]
 
 
-def test_nonexistent_local_time_rejected(db_url, tmp_path, ingest_settings, conn):
+def test_nonexistent_local_time_rejected(import_url, tmp_path, ingest_settings, conn):
     data = tmp_path / "spring-forward.csv"
     data.write_text("time,level\n2024-03-31 02:45,1\n2024-03-31 03:30,2\n2024-03-31 04:00,3\n", encoding="utf-8")
 
-    summary = run_import(db_url, tmp_path, ingest_settings, helsinki_profile("fmt-spring"), data)
+    summary = run_import(import_url, tmp_path, ingest_settings, helsinki_profile("fmt-spring"), data)
     stored = readings_of(conn, series_id(conn, "fmt-spring", "T1", "level"))
 
     assert rejects_of(conn, summary) == [(3, "level", "nonexistent_local_time")]
@@ -404,13 +404,13 @@ def test_nonexistent_local_time_rejected(db_url, tmp_path, ingest_settings, conn
         (datetime(2024, 3, 31, 1, 0, tzinfo=UTC), 3.0)]
 
 
-def test_explicit_offsets_honoured(db_url, tmp_path, ingest_settings, conn):
+def test_explicit_offsets_honoured(import_url, tmp_path, ingest_settings, conn):
     profile = helsinki_profile("fmt-offsets", time_format=None)
     data = tmp_path / "offsets.csv"
     data.write_text("time,level\n2024-10-27T03:00:00+03:00,1\n2024-10-27T03:00:00+02:00,2\n"
                     "2024-10-27T01:30:00Z,3\n", encoding="utf-8")
 
-    summary = run_import(db_url, tmp_path, ingest_settings, profile, data)
+    summary = run_import(import_url, tmp_path, ingest_settings, profile, data)
     stored = readings_of(conn, series_id(conn, "fmt-offsets", "T1", "level"))
 
     assert summary.tz_fallback == 0
@@ -423,14 +423,14 @@ def test_explicit_offsets_honoured(db_url, tmp_path, ingest_settings, conn):
 # ---------------------------------------------------------------- rows
 
 
-def test_duplicates_first_line_kept(db_url, tmp_path, ingest_settings, conn):
+def test_duplicates_first_line_kept(import_url, tmp_path, ingest_settings, conn):
     data = tmp_path / "duplicates.csv"
     data.write_text("time,flow,level\n"
                     "2024-05-11 00:00,10.0,1.0\n"
                     "2024-05-11 01:00,11.0,1.1\n"
                     "2024-05-11 00:00,12.0,abc\n", encoding="utf-8")
 
-    summary = run_import(db_url, tmp_path, ingest_settings, small_profile("fmt-duplicates"), data)
+    summary = run_import(import_url, tmp_path, ingest_settings, small_profile("fmt-duplicates"), data)
     details = conn.execute("SELECT line_no, column_name, reason_code, detail FROM public.import_rejects "
                            "WHERE run_id = %s ORDER BY line_no, column_name", [summary.run_id]).fetchall()
     moment = datetime(2024, 5, 11, tzinfo=SHANGHAI)
@@ -442,7 +442,7 @@ def test_duplicates_first_line_kept(db_url, tmp_path, ingest_settings, conn):
     assert stored_value(conn, series_id(conn, "fmt-duplicates", "T1", "level"), moment) == 1.0
 
 
-def test_duplicates_across_batches(db_url, tmp_path, ingest_settings, conn):
+def test_duplicates_across_batches(import_url, tmp_path, ingest_settings, conn):
     settings = ingest_settings.model_copy(update={"ingest_batch_rows": 1000})
     start = datetime(2024, 5, 12)
     lines = ["time,flow,level"] + [f"{(start + timedelta(minutes=minute)):%Y-%m-%d %H:%M},{minute},1.0"
@@ -451,7 +451,7 @@ def test_duplicates_across_batches(db_url, tmp_path, ingest_settings, conn):
     data = tmp_path / "duplicates-far.csv"
     data.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
-    summary = run_import(db_url, tmp_path, settings, small_profile("fmt-duplicates-far"), data)
+    summary = run_import(import_url, tmp_path, settings, small_profile("fmt-duplicates-far"), data)
     moment = start.replace(tzinfo=SHANGHAI)
 
     assert summary.batches == 2
@@ -462,7 +462,7 @@ def test_duplicates_across_batches(db_url, tmp_path, ingest_settings, conn):
 
 
 @pytest.mark.parametrize("horizon_months, stored", [(240, True), (12, False)])
-def test_row_in_2031_against_horizon(db_url, tmp_path, ingest_settings, conn, horizon_months, stored):
+def test_row_in_2031_against_horizon(import_url, tmp_path, ingest_settings, conn, horizon_months, stored):
     station = f"fmt-horizon-{horizon_months}"
     settings = ingest_settings.model_copy(update={"ingest_partition_horizon_months": horizon_months})
     # A recent time, which every horizon of at least a month covers, and one in 2031.
@@ -470,7 +470,7 @@ def test_row_in_2031_against_horizon(db_url, tmp_path, ingest_settings, conn, ho
     data = tmp_path / "future.csv"
     data.write_text(f"time,flow,level\n{recent:%Y-%m-%d %H:%M},5.0,1.0\n2031-03-01 12:00,6.0,1.5\n", encoding="utf-8")
 
-    summary = run_import(db_url, tmp_path, settings, small_profile(station), data)
+    summary = run_import(import_url, tmp_path, settings, small_profile(station), data)
     future = datetime(2031, 3, 1, 12, 0, tzinfo=SHANGHAI)
     partition = conn.execute(
         "SELECT m.tableoid::regclass::text FROM public.measurements AS m WHERE m.series_id = %s AND m.ts = %s",
@@ -488,7 +488,7 @@ def test_row_in_2031_against_horizon(db_url, tmp_path, ingest_settings, conn, ho
         assert partition is None
 
 
-def test_missing_tokens_counted_as_missing(db_url, tmp_path, ingest_settings, conn):
+def test_missing_tokens_counted_as_missing(import_url, tmp_path, ingest_settings, conn):
     data = tmp_path / "missing.csv"
     data.write_text("time,flow,level\n"
                     "2024-05-14 00:00,-,无\n"
@@ -497,7 +497,7 @@ def test_missing_tokens_counted_as_missing(db_url, tmp_path, ingest_settings, co
                     "2024-05-14 03:00,12.5   ,1.5 \n"
                     "2024-05-14 04:00,NaN,1e999\n", encoding="utf-8")
 
-    summary = run_import(db_url, tmp_path, ingest_settings, small_profile("fmt-missing"), data)
+    summary = run_import(import_url, tmp_path, ingest_settings, small_profile("fmt-missing"), data)
     run_row = conn.execute("SELECT rows_read, rows_rejected, rows_duplicate, rows_missing FROM public.import_runs "
                            "WHERE run_id = %s", [summary.run_id]).fetchone()
 
@@ -508,14 +508,14 @@ def test_missing_tokens_counted_as_missing(db_url, tmp_path, ingest_settings, co
     assert run_row == (4, 2, 0, 6)
 
 
-def test_sentinel_counted_as_missing(db_url, tmp_path, ingest_settings, conn):
+def test_sentinel_counted_as_missing(import_url, tmp_path, ingest_settings, conn):
     profile = small_profile("fmt-sentinel", sentinel_values=[-9999])
     data = tmp_path / "sentinel.csv"
     data.write_text("time,flow,level\n"
                     "2024-05-15 00:00,-9999,-9999.0\n"
                     "2024-05-15 01:00,8.5,-9998\n", encoding="utf-8")
 
-    summary = run_import(db_url, tmp_path, ingest_settings, profile, data)
+    summary = run_import(import_url, tmp_path, ingest_settings, profile, data)
 
     assert (summary.rows_read, summary.rows_accepted, summary.rows_rejected, summary.rows_missing) == (2, 1, 1, 2)
     assert rejects_of(conn, summary) == [(3, "level", "out_of_range")]
@@ -535,7 +535,7 @@ def long_profile(station: str, **overrides) -> dict:
     return profile
 
 
-def test_long_layout_with_quality(db_url, tmp_path, ingest_settings, conn):
+def test_long_layout_with_quality(import_url, tmp_path, ingest_settings, conn):
     data = tmp_path / "wincc.csv"
     data.write_text('"VarName";"TimeString";"VarValue";"Quality"\n'
                     '"Pump1_Flow";"16.05.2024 00:00:00";12,5;192\n'
@@ -546,7 +546,7 @@ def test_long_layout_with_quality(db_url, tmp_path, ingest_settings, conn):
                     '"Pump1_Flow";"16.05.2024 00:02:00";14,0;77777\n', encoding="utf-8")
     profile = long_profile("fmt-long", delimiter=";", decimal=",")
 
-    summary = run_import(db_url, tmp_path, ingest_settings, profile, data)
+    summary = run_import(import_url, tmp_path, ingest_settings, profile, data)
     start = datetime(2024, 5, 16, tzinfo=SHANGHAI)
 
     assert (summary.rows_read, summary.rows_accepted, summary.rows_rejected) == (5, 4, 1)
@@ -559,7 +559,7 @@ def test_long_layout_with_quality(db_url, tmp_path, ingest_settings, conn):
         (start, 1.25, 0), (start + timedelta(minutes=1), 1.5, 2)]
 
 
-def test_long_layout_quality_words(db_url, tmp_path, ingest_settings, conn):
+def test_long_layout_quality_words(import_url, tmp_path, ingest_settings, conn):
     data = tmp_path / "historian.csv"
     data.write_text("tag,time,value,status\n"
                     "Pump1_Flow,2024-05-17 00:00,1.5,Good\n"
@@ -568,7 +568,7 @@ def test_long_layout_quality_words(db_url, tmp_path, ingest_settings, conn):
                            quality_column="status", time_format="%Y-%m-%d %H:%M",
                            quality_codes={"Good": "good", "Questionable": "uncertain", "Bad": "bad"})
 
-    summary = run_import(db_url, tmp_path, ingest_settings, profile, data)
+    summary = run_import(import_url, tmp_path, ingest_settings, profile, data)
     start = datetime(2024, 5, 17, tzinfo=SHANGHAI)
 
     assert summary.rows_accepted == 2
@@ -576,7 +576,7 @@ def test_long_layout_quality_words(db_url, tmp_path, ingest_settings, conn):
         (start, 1.5, 0), (start + timedelta(hours=1), 2.5, 1)]
 
 
-def test_long_layout_fall_back_per_tag(db_url, tmp_path, ingest_settings, conn):
+def test_long_layout_fall_back_per_tag(import_url, tmp_path, ingest_settings, conn):
     rows = []
     for tag in ("Pump1_Flow", "Tank1_Level"):
         for index, clock in enumerate(["03:30", "03:45", "03:30", "03:45"], start=1):
@@ -586,7 +586,7 @@ def test_long_layout_fall_back_per_tag(db_url, tmp_path, ingest_settings, conn):
     profile = long_profile("fmt-long-dst", delimiter=";")
     profile["station"] = {**profile["station"], "timezone": "Europe/Helsinki"}
 
-    summary = run_import(db_url, tmp_path, ingest_settings, profile, data)
+    summary = run_import(import_url, tmp_path, ingest_settings, profile, data)
     expected = [(datetime(2024, 10, 27, 0, 30, tzinfo=UTC), 1.0), (datetime(2024, 10, 27, 0, 45, tzinfo=UTC), 2.0),
                 (datetime(2024, 10, 27, 1, 30, tzinfo=UTC), 3.0), (datetime(2024, 10, 27, 1, 45, tzinfo=UTC), 4.0)]
 
@@ -596,14 +596,14 @@ def test_long_layout_fall_back_per_tag(db_url, tmp_path, ingest_settings, conn):
         assert [(ts, value) for ts, value, _ in stored] == expected, metric
 
 
-def test_long_layout_duplicate_and_no_tag(db_url, tmp_path, ingest_settings, conn):
+def test_long_layout_duplicate_and_no_tag(import_url, tmp_path, ingest_settings, conn):
     data = tmp_path / "wincc-duplicate.csv"
     data.write_text("VarName;TimeString;VarValue;Quality\n"
                     "Pump1_Flow;18.05.2024 00:00:00;3;192\n"
                     "Pump1_Flow;18.05.2024 00:00:00;4;192\n"
                     ";18.05.2024 00:00:00;5;192\n", encoding="utf-8")
 
-    summary = run_import(db_url, tmp_path, ingest_settings, long_profile("fmt-long-dup", delimiter=";"), data)
+    summary = run_import(import_url, tmp_path, ingest_settings, long_profile("fmt-long-dup", delimiter=";"), data)
 
     assert (summary.rows_read, summary.rows_accepted, summary.rows_rejected, summary.rows_duplicate) == (3, 1, 1, 1)
     assert rejects_of(conn, summary) == [(3, "Pump1_Flow", "duplicate_time"), (4, "", "unknown_point")]
@@ -631,13 +631,13 @@ def test_invalid_profile_fields_named(tmp_path, change, named):
     assert named in str(raised.value)
 
 
-def test_column_without_any_unit_named(db_url, tmp_path, ingest_settings):
+def test_column_without_any_unit_named(import_url, tmp_path, ingest_settings):
     profile = small_profile("fmt-no-unit", columns={"flow": {"device": "P1", "metric": "flow_rate"}})
     data = tmp_path / "no-unit.csv"
     data.write_text("time,flow\n2024-05-19 00:00,1\n", encoding="utf-8")
 
     with pytest.raises(IngestError) as raised:
-        run_import(db_url, tmp_path, ingest_settings, profile, data)
+        run_import(import_url, tmp_path, ingest_settings, profile, data)
 
     assert "'flow'" in str(raised.value)
     assert "unit" in str(raised.value)

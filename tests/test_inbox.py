@@ -16,6 +16,7 @@ from core.i18n import t
 from core.inbox import inbox_files, profile_for
 from core.profiles import IngestError, load_profiles
 from core.settings import PROJECT_ROOT
+from tests.conftest import app_role_env
 from tests.dbtools import module_database
 
 HSY_FILE = "hsy-blominmaki-2024-11.xlsx"
@@ -28,9 +29,16 @@ def inbox_db_url(pg_server, db_url) -> str:
     return module_database(pg_server, db_url, "pumpdash_inbox")
 
 
-def run_cli(db_url: str, data_dir: Path, *args: str) -> subprocess.CompletedProcess:
+@pytest.fixture(scope="module")
+def inbox_env(inbox_db_url, app_role_urls) -> dict[str, str]:
+    """The inbox database as the admin URL, with the session's login roles, so the CLI provisions nothing."""
+    return {"DATABASE_URL": inbox_db_url, **app_role_env(app_role_urls, inbox_db_url)}
+
+
+def run_cli(database_env: dict[str, str], data_dir: Path, *args: str) -> subprocess.CompletedProcess:
     env = {key: value for key, value in os.environ.items() if not key.startswith("PUMPDASH_")}
-    env.update({"DATABASE_URL": db_url, "PUMPDASH_DATA_DIR": str(data_dir), "PUMPDASH_LANGUAGE": "zh-CN",
+    env.update(database_env)
+    env.update({"PUMPDASH_DATA_DIR": str(data_dir), "PUMPDASH_LANGUAGE": "zh-CN",
                 "PUMPDASH_LOG_ROUTING": "by_run", "PUMPDASH_LOG_FORMAT": "json"})
     return subprocess.run([sys.executable, "-m", "dashboard", *args], cwd=PROJECT_ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
@@ -40,7 +48,7 @@ def log_events(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def test_run_all_imports_real_files(inbox_db_url, shared_data, tmp_path):
+def test_run_all_imports_real_files(inbox_db_url, inbox_env, shared_data, tmp_path):
     """Both real exports are imported and archived; a file no profile matches goes to failed/ with the reason."""
     inbox = tmp_path / "inbox"
     (inbox / "batadal-ctown").mkdir(parents=True)
@@ -48,7 +56,7 @@ def test_run_all_imports_real_files(inbox_db_url, shared_data, tmp_path):
     shutil.copy(shared_data / CTOWN_FILE, inbox / "batadal-ctown" / "ctown-copy.csv")
     (inbox / "notes.txt").write_text("not an export\n", encoding="utf-8")
 
-    done = run_cli(inbox_db_url, tmp_path, "import", "--run-all")
+    done = run_cli(inbox_env, tmp_path, "import", "--run-all")
 
     assert done.returncode == 4, done.stderr  # 4: a file failed
     assert list(inbox.rglob("*.*")) == []
@@ -83,15 +91,15 @@ def test_run_all_imports_real_files(inbox_db_url, shared_data, tmp_path):
     assert stored == (1497.26159667969,)
 
 
-def test_run_all_with_empty_inbox(inbox_db_url, tmp_path):
-    done = run_cli(inbox_db_url, tmp_path, "import", "--run-all")
+def test_run_all_with_empty_inbox(inbox_env, tmp_path):
+    done = run_cli(inbox_env, tmp_path, "import", "--run-all")
 
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().endswith(t("cli.inbox.empty", "zh-CN", inbox=tmp_path / "inbox"))
 
 
-def test_run_all_rejects_paths(inbox_db_url, tmp_path):
-    done = run_cli(inbox_db_url, tmp_path, "import", "--run-all", "x.csv")
+def test_run_all_rejects_paths(inbox_env, tmp_path):
+    done = run_cli(inbox_env, tmp_path, "import", "--run-all", "x.csv")
 
     assert done.returncode == 1
     assert done.stderr.strip() == t("cli.error.run_all_alone", "zh-CN")

@@ -112,12 +112,14 @@ def test_run_serves_dashboard_and_stops_on_sigterm(launcher_env):
 
     assert process.returncode == 0, "".join(output)
     assert "演示数据" in "".join(output)
-    # Streamlit connects as the two pool roles and never gets the admin's or the sidecar's URL.
+    # Streamlit connects as the two pool roles and the import role, never with the admin's or the sidecar's URL.
     assert conninfo_to_dict(streamlit_env["PUMPDASH_READ_DATABASE_URL"])["user"] == "pumpdash_web_read"
     assert conninfo_to_dict(streamlit_env["PUMPDASH_WRITE_DATABASE_URL"])["user"] == "pumpdash_web_write"
+    assert conninfo_to_dict(streamlit_env["PUMPDASH_IMPORT_DATABASE_URL"])["user"] == "pumpdash_web_import"
     assert {"DATABASE_URL", "PUMPDASH_DATABASE_URL", "PUMPDASH_MAINT_DATABASE_URL"} & set(streamlit_env) == set()
     assert sorted(path.name for path in (data_dir / "secrets").iterdir()) == [
-        "pumpdash_sidecar.password", "pumpdash_web_read.password", "pumpdash_web_write.password"]
+        "pumpdash_sidecar.password", "pumpdash_web_import.password", "pumpdash_web_read.password",
+        "pumpdash_web_write.password"]
     assert _cli(env, "db", "status").returncode == 3
     assert _processes_using(data_dir) == []
     assert [child.pid for child in children if child.is_running() and child.status() != psutil.STATUS_ZOMBIE] == []

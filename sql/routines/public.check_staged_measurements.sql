@@ -223,3 +223,4 @@ END
 $$;
 COMMENT ON FUNCTION public.check_staged_measurements(text, integer, integer, text, boolean, text) IS
     'Validate the batch staged in pg_temp.import_staging into pg_temp.merge_batch, mark repeated keys within it as duplicate_time (the first valid line wins) and record the other rejects in import_rejects; public.store_checked_measurements stores it in the same transaction. rows_staged = accepted + rejected + duplicate.';
+GRANT EXECUTE ON FUNCTION public.check_staged_measurements(text, integer, integer, text, boolean, text) TO pumpdash_import;

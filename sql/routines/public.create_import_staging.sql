@@ -19,3 +19,4 @@ END
 $$;
 COMMENT ON FUNCTION public.create_import_staging() IS
     'Create the session''s temporary import_staging table (columns of public.measurement_staging, emptied at every commit) unless it exists.';
+GRANT EXECUTE ON FUNCTION public.create_import_staging() TO pumpdash_import;

@@ -2,6 +2,7 @@ CREATE OR REPLACE FUNCTION public.create_measurement_partition(p_month date)
 RETURNS text
 LANGUAGE plpgsql
 VOLATILE
+SECURITY DEFINER
 SET search_path = pg_catalog, public
 AS $$
 -- Create the partition for the calendar month (UTC) that contains p_month.
@@ -35,3 +36,4 @@ END
 $$;
 COMMENT ON FUNCTION public.create_measurement_partition(date) IS
     'Create and attach the monthly measurements partition containing p_month, moving any of its rows out of the default partition; NULL when it exists.';
+GRANT EXECUTE ON FUNCTION public.create_measurement_partition(date) TO pumpdash_import;

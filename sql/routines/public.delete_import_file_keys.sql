@@ -18,3 +18,4 @@ AS $$
 $$;
 COMMENT ON FUNCTION public.delete_import_file_keys(text) IS
     'Delete the duplicate-check keys of run p_run_id and of every importer session that has ended; returns the number of rows deleted.';
+GRANT EXECUTE ON FUNCTION public.delete_import_file_keys(text) TO pumpdash_import;

@@ -8,6 +8,7 @@ CREATE OR REPLACE FUNCTION public.ensure_device(
 RETURNS integer
 LANGUAGE plpgsql
 VOLATILE
+SECURITY DEFINER
 SET search_path = pg_catalog, public
 AS $$
 DECLARE
@@ -35,3 +36,4 @@ END
 $$;
 COMMENT ON FUNCTION public.ensure_device(text, text, text, text, text) IS
     'Create device p_code of station p_station_code or update its kind and names; returns its device_id.';
+GRANT EXECUTE ON FUNCTION public.ensure_device(text, text, text, text, text) TO pumpdash_import;

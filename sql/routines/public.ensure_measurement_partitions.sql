@@ -24,3 +24,4 @@ END
 $$;
 COMMENT ON FUNCTION public.ensure_measurement_partitions(timestamptz, timestamptz) IS
     'Create every missing monthly measurements partition from p_from to p_to inclusive; returns how many were created.';
+GRANT EXECUTE ON FUNCTION public.ensure_measurement_partitions(timestamptz, timestamptz) TO pumpdash_import;

@@ -7,6 +7,7 @@ CREATE OR REPLACE FUNCTION public.ensure_series(
 RETURNS integer
 LANGUAGE plpgsql
 VOLATILE
+SECURITY DEFINER
 SET search_path = pg_catalog, public
 AS $$
 DECLARE
@@ -45,3 +46,4 @@ END
 $$;
 COMMENT ON FUNCTION public.ensure_series(text, text, text, integer) IS
     'Create the series for metric p_metric_code of a device, or update its nominal sample interval; returns its series_id.';
+GRANT EXECUTE ON FUNCTION public.ensure_series(text, text, text, integer) TO pumpdash_import;

@@ -7,6 +7,7 @@ CREATE OR REPLACE FUNCTION public.ensure_station(
 RETURNS integer
 LANGUAGE plpgsql
 VOLATILE
+SECURITY DEFINER
 SET search_path = pg_catalog, public
 AS $$
 DECLARE
@@ -32,3 +33,4 @@ END
 $$;
 COMMENT ON FUNCTION public.ensure_station(text, text, text, text) IS
     'Create the station p_code or update its names and time zone; returns its station_id.';
+GRANT EXECUTE ON FUNCTION public.ensure_station(text, text, text, text) TO pumpdash_import;

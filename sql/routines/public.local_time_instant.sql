@@ -20,3 +20,4 @@ AS $$
 $$;
 COMMENT ON FUNCTION public.local_time_instant(timestamp, text, smallint) IS
     'The instant of local time p_local in zone p_zone; for a time that a DST fall-back repeats, fold 0 takes the earlier offset and fold 1 the later one. NULL when the local time does not exist.';
+GRANT EXECUTE ON FUNCTION public.local_time_instant(timestamp, text, smallint) TO pumpdash_import;

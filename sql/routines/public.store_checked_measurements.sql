@@ -205,3 +205,4 @@ END
 $$;
 COMMENT ON FUNCTION public.store_checked_measurements(text, text, boolean) IS
     'Store the batch checked into pg_temp.merge_batch by check_staged_measurements in this transaction: mark readings an earlier batch of the file accepted as duplicate_time, create partitions, insert or upsert; substituted readings are kept (rows_kept) unless p_overwrite_substituted. Returns the batch''s final counts, rows_staged = accepted + rejected + duplicate.';
+GRANT EXECUTE ON FUNCTION public.store_checked_measurements(text, text, boolean) TO pumpdash_import;

@@ -25,3 +25,4 @@ AS $$
 $$;
 COMMENT ON FUNCTION public.try_float(text) IS
     'The number in p_text (decimal point, optional exponent), or NULL when p_text is not a decimal number within the double precision range.';
+GRANT EXECUTE ON FUNCTION public.try_float(text) TO pumpdash_import;

@@ -16,3 +16,4 @@ AS $$
 $$;
 COMMENT ON FUNCTION public.unit_conversion(text, text) IS
     'Factor and offset that turn a value in p_from_unit into p_to_unit (identity when equal or p_from_unit is empty); no row when unknown.';
+GRANT EXECUTE ON FUNCTION public.unit_conversion(text, text) TO pumpdash_import;
