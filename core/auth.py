@@ -34,6 +34,7 @@ PAGE_MIN_ROLE = {
     "overview": "viewer",
     "metrics": "viewer",
     "measurements": "operator",
+    "imports": "operator",
     "users": "admin",
 }
 FIRST_ADMIN = "admin"

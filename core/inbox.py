@@ -53,6 +53,12 @@ def inbox_files(inbox: Path) -> list[Path]:
     return sorted((path for path in files if not path.name.startswith(".")), key=lambda path: str(path).lower())
 
 
+def profiles_matching(file_name: str, profiles: dict[str, Profile]) -> list[Profile]:
+    """The profiles one of whose `files` patterns matches `file_name`, ignoring case."""
+    return [profile for profile in profiles.values()
+            if any(fnmatch.fnmatch(file_name.lower(), pattern.lower()) for pattern in profile.files)]
+
+
 def profile_for(path: Path, inbox: Path, profiles: dict[str, Profile]) -> Profile:
     """Pick the profile of an inbox file; raise IngestError naming the file and the fix when none or several fit."""
     if path.parent != inbox:
@@ -62,8 +68,7 @@ def profile_for(path: Path, inbox: Path, profiles: dict[str, Profile]) -> Profil
                               folder=folder, profiles=", ".join(profiles))
         return profiles[folder]
 
-    matches = [profile for profile in profiles.values()
-               if any(fnmatch.fnmatch(path.name.lower(), pattern.lower()) for pattern in profile.files)]
+    matches = profiles_matching(path.name, profiles)
     if len(matches) == 1:
         return matches[0]
     if not matches:
@@ -73,7 +78,8 @@ def profile_for(path: Path, inbox: Path, profiles: dict[str, Profile]) -> Profil
                       profiles=", ".join(profile.name for profile in matches))
 
 
-def _move(path: Path, folder: Path) -> Path:
+def move_into(path: Path, folder: Path) -> Path:
+    """Move `path` into `folder`, created when missing, and return its new path."""
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / path.name
     shutil.move(str(path), target)
@@ -106,14 +112,14 @@ def import_one(url: str, path: Path, settings: Settings, profiles: dict[str, Pro
         key = getattr(error, "key", None) or "inbox.error.import_failed"
         params = getattr(error, "params", None) or {"detail": str(error)[:300]}
         folder = _failed_folder(settings)
-        moved = _move(path, folder)
+        moved = move_into(path, folder)
         _write_error(folder, key, {"file": path.name, **params}, f"{type(error).__name__}: {error}")
         log.error("inbox.failed", extra=fields(file=path.name, profile=profile.name if profile else None,
                                                moved_to=str(moved), error=str(error)[:300]))
         return InboxResult(path.name, profile.name if profile else None, "failed", moved,
                            error_key=key, error_params={"file": path.name, **params})
 
-    moved = _move(path, settings.archive_dir / summary.run_id)
+    moved = move_into(path, settings.archive_dir / summary.run_id)
     log.info("inbox.archived", extra=fields(file=path.name, profile=profile.name, run_id=summary.run_id,
                                             moved_to=str(moved)))
     return InboxResult(path.name, profile.name, "archived", moved, summary)

@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     statement_timeout_ms: int = Field(30_000, ge=0, description="Read pool statement_timeout; 0 disables it.")
     web_port: int = Field(8501, ge=1024, le=65535, description="Port of the Streamlit dashboard on 127.0.0.1.")
     default_timezone: str = Field("Asia/Shanghai", description="IANA zone for stations created without one.")
+    import_upload_max_mb: int = Field(
+        200, ge=1, le=2048, description="Largest file the import page accepts, in MB.",
+    )
     overview_stale_after_min: int = Field(
         30, ge=1, le=1440,
         description="Minutes without a reading after which the overview marks a station as not reporting.",

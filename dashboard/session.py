@@ -33,7 +33,7 @@ LOGIN_FORM_KEY = "login_form"
 USERNAME_KEY = "login_username"
 PASSWORD_KEY = "login_password"
 # Page name (also its file under pages/ and its URL path), in menu order.
-PAGES = ("overview", "metrics", "measurements", "users")
+PAGES = ("overview", "metrics", "measurements", "imports", "users")
 
 
 def idle_timeout_s() -> int:

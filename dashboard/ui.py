@@ -151,6 +151,17 @@ def database_urls() -> DatabaseUrls | None:
     return DatabaseUrls(read=read.get_secret_value(), write=write.get_secret_value())
 
 
+def import_database_url() -> str | None:
+    """Return the import page's connection string: PUMPDASH_IMPORT_DATABASE_URL, else DATABASE_URL, else None.
+
+    The launcher sets it to the import login role, which may load files and
+    nothing else (sql/migrations/0013_import_role.sql).
+    """
+    settings = load_settings()
+    url = settings.import_database_url or settings.database_url
+    return None if url is None else url.get_secret_value()
+
+
 def database_url() -> str | None:
     """Return the read pool's connection string (see database_urls), or None when none is configured."""
     urls = database_urls()

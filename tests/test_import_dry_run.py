@@ -53,7 +53,7 @@ def dry_run_case(tmp_path):
     profiles = write_profiles(tmp_path, {"small": small_profile(STATION)})
     data = tmp_path / "dry.csv"
     data.write_text(LINES, encoding="utf-8")
-    # model_copy skips validation, which asks for 1,000 readings per batch at least.
+    # model_copy skips validation, which requires at least 1,000 readings per batch.
     settings = load_settings(data_dir=tmp_path / "data").model_copy(update={"ingest_batch_rows": 4})
     return profiles, data, settings
 

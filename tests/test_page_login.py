@@ -111,10 +111,10 @@ def test_active_session_stays(app_env):
 
 
 def test_menu_per_role():
-    """Viewers see no corrections page; operators do; only admins see the accounts page."""
+    """Viewers see no corrections or import page; operators do; only admins see the accounts page."""
     assert session.pages_for("viewer") == ("overview", "metrics")
-    assert session.pages_for("operator") == ("overview", "metrics", "measurements")
-    assert session.pages_for("admin") == ("overview", "metrics", "measurements", "users")
+    assert session.pages_for("operator") == ("overview", "metrics", "measurements", "imports")
+    assert session.pages_for("admin") == ("overview", "metrics", "measurements", "imports", "users")
     assert session.pages_for("guest") == ()
 
 

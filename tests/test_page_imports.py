@@ -1,0 +1,196 @@
+"""Import page: upload, profile or proposed mapping, a check that writes nothing, the import, rejects.
+
+The page runs in AppTest against a database of its own, as the import login
+role. The profile tests upload the first lines of the real C-Town export
+from ../shared/data, so the profile in configs/ingest.yaml reads them.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import psycopg
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.i18n import t
+from core.profiles import load_profiles
+from dashboard import ui
+from tests.conftest import app_role_env
+from tests.dbtools import module_database
+from tests.pagetools import RUN_TIMEOUT_S, sign_in
+
+IMPORTS_PAGE = "../pages/imports.py"
+CTOWN_FILE = "batadal-ctown-2014.csv"
+CTOWN_LINES = 24  # data lines of the slice: 2014-01-06 00:00 to 23:00
+JOB_TIMEOUT_S = 120
+
+
+@pytest.fixture(scope="module")
+def page_db_url(pg_server, db_url) -> str:
+    """A database of its own, so that counts of stored readings are this module's only."""
+    return module_database(pg_server, db_url, "pumpdash_page_imports")
+
+
+@pytest.fixture
+def page_env(monkeypatch, page_db_url, app_role_urls, tmp_path) -> Path:
+    """The page's database URLs and a fresh data folder for uploads, runs and the archive; returns the data folder."""
+    monkeypatch.setenv("DATABASE_URL", page_db_url)
+    for name, value in app_role_env(app_role_urls, page_db_url).items():
+        monkeypatch.setenv(name, value)
+    data_dir = tmp_path / "data"
+    monkeypatch.setenv("PUMPDASH_DATA_DIR", str(data_dir))
+    monkeypatch.delenv("PUMPDASH_LANGUAGE", raising=False)
+    ui.clear_query_cache()
+    return data_dir
+
+
+@pytest.fixture(scope="module")
+def ctown_slice(shared_data, tmp_path_factory) -> Path:
+    """The header and first CTOWN_LINES lines of the real C-Town export."""
+    lines = (shared_data / CTOWN_FILE).read_text(encoding="utf-8").splitlines(keepends=True)
+    path = tmp_path_factory.mktemp("ctown") / "batadal-ctown-slice.csv"
+    path.write_text("".join(lines[:CTOWN_LINES + 1]), encoding="utf-8")
+    return path
+
+
+def ctown_readings() -> int:
+    """Readings in the slice: the file has no empty cell, so one per line and mapped column."""
+    return CTOWN_LINES * len(load_profiles()["batadal-ctown"].columns)
+
+
+def open_page(lang: str = "zh-CN", role: str = "operator") -> AppTest:
+    at = sign_in(AppTest.from_file(IMPORTS_PAGE, default_timeout=RUN_TIMEOUT_S), role, f"imp-{role}")
+    at.query_params["lang"] = lang
+    at.run()
+    assert not at.exception, [exception.value for exception in at.exception]
+    return at
+
+
+def upload(at: AppTest, path: Path, name: str | None = None) -> AppTest:
+    at.file_uploader[0].set_value((name or path.name, path.read_bytes(), "text/csv")).run()
+    assert not at.exception, [exception.value for exception in at.exception]
+    return at
+
+
+def click(at: AppTest, key: str, lang: str, **params) -> AppTest:
+    label = t(key, lang, **params)
+    matches = [button for button in at.button if button.label == label]
+    assert matches, f"no button {label!r} among {[button.label for button in at.button]}"
+    matches[0].click().run()
+    assert not at.exception, [exception.value for exception in at.exception]
+    return at
+
+
+def finish_job(at: AppTest, state_key: str) -> AppTest:
+    """Wait for the session's check or import job to end, then run the page again to show its outcome."""
+    job_id = at.session_state[state_key]
+    thread = next((thread for thread in threading.enumerate() if thread.name == f"import-{job_id}"), None)
+    if thread is not None:
+        thread.join(JOB_TIMEOUT_S)
+        assert not thread.is_alive(), f"job {job_id} still running after {JOB_TIMEOUT_S} s"
+    at.run()
+    assert not at.exception, [exception.value for exception in at.exception]
+    return at
+
+
+def metric_values(at: AppTest) -> dict[str, str]:
+    return {metric.label: metric.value for metric in at.metric}
+
+
+def stored_readings(db_url: str, station: str) -> int:
+    with psycopg.connect(db_url) as conn:
+        return conn.execute("SELECT count(*) FROM public.measurements JOIN public.series USING (series_id)"
+                            " JOIN public.stations USING (station_id) WHERE code = %s", [station]).fetchone()[0]
+
+
+# -- with a profile -------------------------------------------------------------------
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_check_writes_nothing_then_import_stores(page_env, page_db_url, ctown_slice, lang):
+    readings = ctown_readings()
+    at = upload(open_page(lang), ctown_slice)
+
+    assert at.selectbox[0].value == "batadal-ctown"
+    assert at.info[0].value == t("imports.check_first", lang)
+    before = stored_readings(page_db_url, "batadal-ctown")
+
+    finish_job(click(at, "imports.check", lang), "imp_check_job")
+    checked = metric_values(at)
+    after_check = stored_readings(page_db_url, "batadal-ctown")
+
+    assert after_check == before
+    assert checked[t("imports.count.read", lang)] == f"{readings:,}"
+    assert checked[t("imports.count.accepted", lang)] == f"{readings:,}"
+    assert checked[t("imports.count.rejected", lang)] == "0"
+    assert checked[t("imports.count.would_inserted", lang)] == f"{readings - before:,}"
+
+    finish_job(click(at, "imports.run", lang, count=f"{readings:,}"), "imp_import_job")
+    [run_id] = [folder.name for folder in (page_env / "archive").iterdir()]
+
+    assert stored_readings(page_db_url, "batadal-ctown") == readings
+    assert at.success[0].value == t("imports.done", lang, run_id=run_id, inserted=f"{readings - before:,}",
+                                    updated="0")
+    assert (page_env / "archive" / run_id / ctown_slice.name).exists()
+    assert list((page_env / "uploads").iterdir()) == []
+
+
+def test_viewer_refused(page_env):
+    at = open_page("zh-CN", role="viewer")
+
+    assert at.error[0].value == t("auth.page_refused", "zh-CN", role=t("auth.role.viewer", "zh-CN"),
+                                  page=t("nav.imports", "zh-CN"))
+    assert len(at.file_uploader) == 0
+
+
+@pytest.fixture(scope="module")
+def ctown_with_rejects(ctown_slice, tmp_path_factory) -> Path:
+    """The slice with "abc" in line 3's first value cell and line 2 repeated as line 26."""
+    lines = ctown_slice.read_text(encoding="utf-8").splitlines(keepends=True)
+    cells = lines[2].split(",")
+    cells[1] = "abc"
+    lines[2] = ",".join(cells)
+    path = tmp_path_factory.mktemp("ctown-rejects") / "batadal-ctown-rejects.csv"
+    path.write_text("".join(lines + [lines[1]]), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_check_lists_rejects_by_reason(page_env, ctown_with_rejects, lang):
+    columns = len(load_profiles()["batadal-ctown"].columns)
+    at = upload(open_page(lang), ctown_with_rejects)
+
+    finish_job(click(at, "imports.check", lang), "imp_check_job")
+    checked = metric_values(at)
+    by_reason, rejects = at.dataframe[-2].value, at.dataframe[-1].value
+
+    assert checked[t("imports.count.read", lang)] == f"{(CTOWN_LINES + 1) * columns:,}"
+    assert checked[t("imports.count.rejected", lang)] == "1"
+    assert checked[t("imports.count.duplicate", lang)] == f"{columns:,}"
+    assert by_reason.values.tolist() == [[t("ingest.reason.duplicate_time", lang), columns],
+                                         [t("ingest.reason.not_a_number", lang), 1]]
+    assert rejects.iloc[0].tolist()[:4] == ["3", "L_T1", "abc", t("ingest.reason.not_a_number", lang)]
+    assert rejects.iloc[1].tolist()[:2] == ["26", "ATT_FLAG"]  # sorted by line, then column
+    assert [button.label for button in at.get("download_button")] == [t("imports.rejects_download", lang)]
+
+
+def test_wrong_profile_named(page_env, ctown_slice):
+    at = upload(open_page("zh-CN"), ctown_slice)
+
+    at.selectbox[0].set_value("hsy-blominmaki").run()
+
+    assert at.error[0].value == t("ingest.error.wrong_format", "zh-CN", file=ctown_slice.name, format="xlsx",
+                                  profile="hsy-blominmaki")
+    assert [button.label for button in at.button] == []
+
+
+def test_changed_option_needs_new_check(page_env, ctown_slice):
+    """Ticking "overwrite corrections" changes what the import would do, so the check must run again."""
+    at = upload(open_page("zh-CN"), ctown_slice)
+    finish_job(click(at, "imports.check", "zh-CN"), "imp_check_job")
+
+    at.checkbox[0].check().run()
+
+    assert "imp_check_job" not in at.session_state
+    assert at.info[0].value == t("imports.check_first", "zh-CN")
