@@ -27,6 +27,8 @@ from core.profiles import CSV_DELIMITERS, IngestError, Profile
 HASH_CHUNK_BYTES = 1 << 20
 # Bytes looked at to tell UTF-16 without a byte order mark from other encodings.
 SNIFF_BYTES = 4096
+# Exceptions that openpyxl raises for a file that is not a readable XLSX workbook.
+XLSX_OPEN_ERRORS = (zipfile.BadZipFile, InvalidFileException, KeyError, OSError)
 
 
 @dataclass
@@ -109,7 +111,7 @@ def read_header_rows(numbered: Iterator[tuple[int, Sequence[Any]]], profile: Pro
 def open_xlsx(path: Path, profile: Profile) -> Iterator[Table]:
     try:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError) as error:
+    except XLSX_OPEN_ERRORS as error:
         raise IngestError(f"cannot read {path.name} as an XLSX workbook ({error}); save it from Excel as .xlsx, "
                           f"or import it with a csv profile instead of {profile.name!r}",
                           "ingest.error.not_xlsx", file=path.name, profile=profile.name) from error
@@ -137,6 +139,11 @@ def detect_delimiter(path: Path, encoding: str, header_row: int) -> str:
         line = ""
         for _ in range(header_row):
             line = handle.readline()
+    return delimiter_of(line)
+
+
+def delimiter_of(line: str) -> str:
+    """Return the supported CSV delimiter that occurs most often in `line`; a comma when none occurs."""
     return max(CSV_DELIMITERS, key=line.count)
 
 

@@ -193,17 +193,22 @@ def _check_suffix(path: Path, profile: Profile) -> None:
                           "ingest.error.wrong_format", file=path.name, format=profile.format, profile=profile.name)
 
 
+def check_is_file(path: Path) -> None:
+    """Raise IngestError when `path` is a folder or does not exist."""
+    if path.is_dir():
+        raise IngestError(f"{str(path)!r} is a folder, not a file; pass the CSV or XLSX files in it",
+                          "ingest.error.is_folder", path=str(path))
+    if not path.is_file():
+        raise IngestError(f"file {str(path)!r} not found; check the path (relative paths start at "
+                          f"{Path.cwd()})", "ingest.error.file_not_found", path=str(path), cwd=str(Path.cwd()))
+
+
 def prepare_sources(paths: list[Path], profile: Profile) -> list[Source]:
     """Check every file before anything is written: it exists, opens, and has the profile's columns."""
     sources = []
     for raw_path in paths:
         path = Path(raw_path)
-        if path.is_dir():
-            raise IngestError(f"{str(path)!r} is a folder, not a file; pass the CSV or XLSX files in it",
-                              "ingest.error.is_folder", path=str(path))
-        if not path.is_file():
-            raise IngestError(f"file {str(path)!r} not found; check the path (relative paths start at "
-                              f"{Path.cwd()})", "ingest.error.file_not_found", path=str(path), cwd=str(Path.cwd()))
+        check_is_file(path)
         _check_suffix(path, profile)
         size_bytes, sha256, newlines, is_utf8 = scan_file(path)
         encoding = profile.encoding
