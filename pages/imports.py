@@ -158,9 +158,11 @@ def preview_profile(upload: Upload, profile: Profile, lang: str) -> Profile | No
 def load_point_catalogue(lang: str) -> mapping.PointCatalogue | None:
     try:
         return mapping.load_point_catalogue(import_database_url(lang))
+    except IngestError as error:
+        show_ingest_error(error, lang)
     except ui.QUERY_ERRORS as error:
         st.error(t("db.query_failed", lang, detail=str(error)[:240]))
-        return None
+    return None
 
 
 def propose_mapping(upload: Upload, lang: str) -> Profile | None:

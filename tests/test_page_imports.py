@@ -12,6 +12,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import yaml
 from streamlit.testing.v1 import AppTest
 
 from core.i18n import t
@@ -194,3 +195,57 @@ def test_changed_option_needs_new_check(page_env, ctown_slice):
 
     assert "imp_check_job" not in at.session_state
     assert at.info[0].value == t("imports.check_first", "zh-CN")
+
+
+# -- without a profile: proposed mapping ----------------------------------------------------
+
+MAPPED_STATION = "uitest-mapping"
+GB18030_LINES = ("时间,瞬时流量(m³/h),出口压力(MPa),有功功率(kW),备注\n"
+                 "2024-05-01 08:00,120.5,0.35,45.2,巡检\n"
+                 "2024-05-01 09:00,121.25,0.375,46,\n")
+
+
+@pytest.fixture
+def mapped_station(page_db_url) -> str:
+    with psycopg.connect(page_db_url) as conn:
+        conn.execute("SELECT public.ensure_station(%s, '映射测试站', 'Mapping station', 'Asia/Shanghai')",
+                     [MAPPED_STATION])
+        conn.execute("SELECT public.ensure_device(%s, 'main', 'station', '全站', 'whole station')", [MAPPED_STATION])
+        conn.execute("SELECT public.ensure_device(%s, 'P1', 'pump', '1号泵', 'pump 1')", [MAPPED_STATION])
+    return MAPPED_STATION
+
+
+def stored_value(db_url: str, device: str, metric: str, ts: str) -> float:
+    with psycopg.connect(db_url) as conn:
+        return conn.execute(
+            "SELECT m.value FROM public.measurements AS m JOIN reporting.v_series AS v USING (series_id)"
+            " WHERE v.station_code = %s AND v.device_code = %s AND v.metric_code = %s AND m.ts = %s",
+            [MAPPED_STATION, device, metric, ts]).fetchone()[0]
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_proposed_mapping_imports_exact_values(page_env, page_db_url, mapped_station, tmp_path, lang):
+    data = tmp_path / "泵站日报.csv"
+    data.write_bytes(GB18030_LINES.encode("gb18030"))
+    at = upload(open_page(lang), data)
+    at.selectbox(key="imp_station").set_value(mapped_station).run()
+    proposed = yaml.safe_load(at.code[0].value)["profiles"][f"upload-{mapped_station}"]
+
+    assert at.selectbox(key="imp_profile").value == ""
+    assert t("imports.layout", lang, format="csv", encoding="gb18030", delimiter="','", decimal=".",
+             header_row=1, unit_row="-", time_column="时间", time_format=t("imports.time_iso", lang)) in [
+        caption.value for caption in at.caption]
+    # Headers are NFKC-normalised, so m³ reads m3.
+    assert {header: (column["device"], column["metric"]) for header, column in proposed["columns"].items()} == {
+        "瞬时流量(m3/h)": ("main", "flow_rate"), "出口压力(MPa)": ("main", "outlet_pressure"),
+        "有功功率(kW)": ("main", "power")}
+
+    finish_job(click(at, "imports.check", lang), "imp_check_job")
+    checked = metric_values(at)
+    finish_job(click(at, "imports.run", lang, count="6"), "imp_import_job")
+
+    assert checked[t("imports.count.read", lang)] == "6"
+    assert checked[t("imports.count.accepted", lang)] == "6"
+    assert stored_value(page_db_url, "main", "flow_rate", "2024-05-01 09:00+08") == 121.25
+    assert stored_value(page_db_url, "main", "outlet_pressure", "2024-05-01 09:00+08") == 0.375
+    assert stored_value(page_db_url, "main", "power", "2024-05-01 08:00+08") == 45.2
