@@ -31,6 +31,9 @@ UPLOADS_DIR = "uploads"
 # cannot leave the upload folder or confuse a shell.
 UNSAFE_NAME_CHARS = re.compile(r"[^\w.\-() \u3000-\u9fff]+")
 UPLOAD_NAME_MAX_CHARS = 120
+# Uploads that were never imported (the browser was closed, the file
+# dropped during a check) are deleted at the next upload after this long.
+UPLOAD_KEEP_S = 24 * 3600
 
 
 @dataclass
@@ -73,12 +76,23 @@ def save_upload(settings: Settings, name: str, content: bytes) -> Path:
     the same name never overwrite each other's.
     """
     safe_name = UNSAFE_NAME_CHARS.sub("_", Path(name).name).strip(" .")[-UPLOAD_NAME_MAX_CHARS:] or "upload"
+    _delete_old_uploads(settings.data_dir / UPLOADS_DIR)
     folder = settings.data_dir / UPLOADS_DIR / secrets.token_hex(8)
     folder.mkdir(parents=True, exist_ok=False)
     path = folder / safe_name
     path.write_bytes(content)
     log.info("import.upload_saved", extra=fields(file=safe_name, size_bytes=len(content), folder=folder.name))
     return path
+
+
+def _delete_old_uploads(uploads: Path) -> None:
+    if not uploads.is_dir():
+        return
+    cutoff = time.time() - UPLOAD_KEEP_S
+    for folder in uploads.iterdir():
+        if folder.is_dir() and folder.stat().st_mtime < cutoff:
+            shutil.rmtree(folder, ignore_errors=True)
+            log.info("import.upload_expired", extra=fields(folder=folder.name))
 
 
 def is_upload(path: Path, settings: Settings) -> bool:

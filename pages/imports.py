@@ -81,21 +81,24 @@ def take_upload(settings: Settings, lang: str) -> Upload | None:
                                 max_upload_size=settings.import_upload_max_mb,
                                 help=t("imports.upload_help", lang, limit=settings.import_upload_max_mb))
     current: Upload | None = st.session_state.get(UPLOAD_KEY)
-    if uploaded is None:
-        if current is not None and session_job(IMPORT_JOB_KEY) is None:
-            importjobs.discard_upload(current.path, settings)
-        forget_upload()
-        return None
-    if current is not None and current.file_id == uploaded.file_id:
+    if current is not None and uploaded is not None and current.file_id == uploaded.file_id:
         return current
 
-    if current is not None:
+    if current is not None and not check_running():
+        # A running check still reads the file. Its folder goes with the uploads of a day ago.
         importjobs.discard_upload(current.path, settings)
     forget_upload()
+    if uploaded is None:
+        return None
     path = importjobs.save_upload(settings, uploaded.name, uploaded.getvalue())
     current = Upload(uploaded.file_id, uploaded.name, uploaded.size, path)
     st.session_state[UPLOAD_KEY] = current
     return current
+
+
+def check_running() -> bool:
+    job = session_job(CHECK_JOB_KEY)
+    return job is not None and job.state == "running"
 
 
 def forget_upload() -> None:

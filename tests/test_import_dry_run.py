@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import csv
+import os
+import subprocess
+import sys
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -11,7 +14,8 @@ import pytest
 from psycopg.conninfo import make_conninfo
 
 from core.ingest import import_files
-from core.settings import load_settings
+from core.settings import PROJECT_ROOT, load_settings
+from tests.conftest import app_role_env
 from tests.dbtools import module_database
 from tests.importtools import series_id, small_profile, stored_value, write_profiles
 
@@ -104,3 +108,24 @@ def test_dry_run_after_import_reports_unchanged(dry_import_url, dry_run_case):
 
     assert (checked.rows_accepted, checked.rows_inserted, checked.rows_updated, checked.rows_unchanged) == (8, 0, 0, 8)
     assert checked.partitions_created == 0
+
+
+
+def test_cli_dry_run_stores_nothing(dry_db_url, dry_conn, app_role_urls, shared_data, tmp_path):
+    """`import --dry-run` prints what the import would do, in the chosen language, and stores nothing."""
+    lines = (shared_data / "batadal-ctown-2014.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    data = tmp_path / "batadal-ctown-head.csv"
+    data.write_text("".join(lines[:3]), encoding="utf-8")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PUMPDASH_")}
+    env.update({"DATABASE_URL": dry_db_url, **app_role_env(app_role_urls, dry_db_url),
+                "PUMPDASH_DATA_DIR": str(tmp_path / "data"), "PUMPDASH_LANGUAGE": "en"})
+
+    done = subprocess.run([sys.executable, "-m", "dashboard", "import", str(data), "--profile", "batadal-ctown",
+                           "--dry-run"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    stations = dry_conn.execute("SELECT count(*) FROM public.stations WHERE code = 'batadal-ctown'").fetchone()[0]
+
+    assert done.returncode == 0, done.stderr
+    assert "Dry run finished" in done.stdout
+    assert "88 readings read, 88 acceptable, 0 to reject" in done.stdout
+    assert "the import would insert 88" in done.stdout
+    assert stations == 0

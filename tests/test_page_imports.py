@@ -7,7 +7,9 @@ from ../shared/data, so the profile in configs/ingest.yaml reads them.
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from pathlib import Path
 
 import psycopg
@@ -15,8 +17,10 @@ import pytest
 import yaml
 from streamlit.testing.v1 import AppTest
 
+from core import importjobs
 from core.i18n import t
 from core.profiles import load_profiles
+from core.settings import load_settings
 from dashboard import ui
 from tests.conftest import app_role_env
 from tests.dbtools import module_database
@@ -249,3 +253,17 @@ def test_proposed_mapping_imports_exact_values(page_env, page_db_url, mapped_sta
     assert stored_value(page_db_url, "main", "flow_rate", "2024-05-01 09:00+08") == 121.25
     assert stored_value(page_db_url, "main", "outlet_pressure", "2024-05-01 09:00+08") == 0.375
     assert stored_value(page_db_url, "main", "power", "2024-05-01 08:00+08") == 45.2
+
+
+def test_uploads_of_a_day_ago_deleted(tmp_path):
+    settings = load_settings(data_dir=tmp_path)
+    old = importjobs.save_upload(settings, "old.csv", b"time,flow\n")
+    day_ago = time.time() - importjobs.UPLOAD_KEEP_S - 60
+    os.utime(old.parent, (day_ago, day_ago))
+
+    new = importjobs.save_upload(settings, "../泵站 日报?.csv", b"time,flow\n")
+
+    assert not old.parent.exists()
+    assert new.name == "泵站 日报_.csv"
+    assert new.parent.parent == tmp_path / "uploads"
+    assert new.read_bytes() == b"time,flow\n"
