@@ -45,6 +45,7 @@ class ImportJob:
     dry_run: bool
     profile: str
     files: list[str]
+    overwrite_corrections: bool = False
     state: str = "running"
     rows_done: int = 0
     rows_total: int = 0
@@ -117,7 +118,8 @@ def start_import(url: str, paths: list[Path], profile: Profile, settings: Settin
                  dry_run: bool, overwrite_corrections: bool = False) -> ImportJob:
     """Start a dry run or an import of `paths` in a background thread and return its job at once."""
     job = ImportJob(job_id=secrets.token_hex(8), run_id=new_run_id(profile.name), dry_run=dry_run,
-                    profile=profile.name, files=[path.name for path in paths])
+                    profile=profile.name, files=[path.name for path in paths],
+                    overwrite_corrections=overwrite_corrections)
 
     def run() -> None:
         with run_logging(job.run_id):

@@ -271,6 +271,10 @@ def edit_proposals(layout: mapping.FileLayout, station: mapping.StationInfo, cat
             "unit": st.column_config.SelectboxColumn(t("imports.col.unit", lang), options=units),
         },
     )
+    assumed = [row.header for row, proposal in zip(edited.itertuples(index=False), proposals)
+               if row.include and proposal.unit_assumed and row.unit == proposal.unit]
+    if assumed:
+        st.warning(t("imports.unit_assumed", lang, columns="、".join(assumed)))
     return [mapping.ColumnProposal(header=row.header, metric=row.metric if row.include else None,
                                    device=row.device, unit=row.unit, basis="operator")
             for row in edited.itertuples(index=False)]
@@ -300,10 +304,11 @@ def import_database_url(lang: str) -> str:
     return url
 
 
-def start(upload: Upload, profile: Profile, user, lang: str, settings: Settings, *, dry_run: bool) -> None:
+def start(upload: Upload, profile: Profile, user, lang: str, settings: Settings, *, dry_run: bool,
+          overwrite_corrections: bool) -> None:
     job = importjobs.start_import(import_database_url(lang), [upload.path], profile, settings,
                                   changed_by=user.username, dry_run=dry_run,
-                                  overwrite_corrections=bool(st.session_state.get(OVERWRITE_KEY)))
+                                  overwrite_corrections=overwrite_corrections)
     register(job)
     st.session_state[CHECK_JOB_KEY if dry_run else IMPORT_JOB_KEY] = job.job_id
     st.rerun()
@@ -321,20 +326,24 @@ def show_progress(job_id: str, lang: str) -> None:
 
 
 def check_step(upload: Upload, profile: Profile, user, lang: str, settings: Settings) -> None:
-    """Run the check, then show what an import would do and offer the import."""
+    """Run the check, then show what an import would do and offer the import with the checked options."""
     check = session_job(CHECK_JOB_KEY)
+    running = check is not None and check.state == "running"
+    # Rendered in every run, also while the check runs, so the option keeps its value.
+    overwrite = st.checkbox(t("imports.overwrite", lang), key=OVERWRITE_KEY, on_change=drop_check,
+                            disabled=running, help=t("imports.overwrite_help", lang))
     if check is None:
         st.info(t("imports.check_first", lang))
         if st.button(t("imports.check", lang), type="primary"):
-            start(upload, profile, user, lang, settings, dry_run=True)
+            start(upload, profile, user, lang, settings, dry_run=True, overwrite_corrections=overwrite)
         return
-    if check.state == "running":
+    if running:
         show_progress(check.job_id, lang)
         return
     if check.state == "failed":
         show_job_error(check, lang)
         if st.button(t("imports.check_again", lang)):
-            start(upload, profile, user, lang, settings, dry_run=True)
+            start(upload, profile, user, lang, settings, dry_run=True, overwrite_corrections=overwrite)
         return
 
     st.subheader(t("imports.check_title", lang))
@@ -342,10 +351,9 @@ def check_step(upload: Upload, profile: Profile, user, lang: str, settings: Sett
     if check.summary.rows_accepted == 0:
         st.warning(t("imports.nothing_to_import", lang))
         return
-    st.checkbox(t("imports.overwrite", lang), key=OVERWRITE_KEY, on_change=drop_check,
-                help=t("imports.overwrite_help", lang))
     if st.button(t("imports.run", lang, count=f"{check.summary.rows_accepted:,}"), type="primary"):
-        start(upload, profile, user, lang, settings, dry_run=False)
+        start(upload, profile, user, lang, settings, dry_run=False,
+              overwrite_corrections=check.overwrite_corrections)
 
 
 def import_step(job: ImportJob, lang: str, settings: Settings) -> None:

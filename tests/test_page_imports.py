@@ -15,10 +15,12 @@ from pathlib import Path
 import psycopg
 import pytest
 import yaml
+from psycopg.conninfo import make_conninfo
 from streamlit.testing.v1 import AppTest
 
 from core import importjobs
 from core.i18n import t
+from core.ingest import import_files
 from core.profiles import load_profiles
 from core.settings import load_settings
 from dashboard import ui
@@ -190,15 +192,45 @@ def test_wrong_profile_named(page_env, ctown_slice):
     assert [button.label for button in at.button] == []
 
 
-def test_changed_option_needs_new_check(page_env, ctown_slice):
-    """Ticking "overwrite corrections" changes what the import would do, so the check must run again."""
+def correct_first_level(db_url: str) -> tuple[int, str, float]:
+    """Correct tank T1's first level reading of the slice as an operator would; return its key and file value."""
+    with psycopg.connect(db_url) as conn:
+        series_id, ts, value, version = conn.execute(
+            "SELECT m.series_id, m.ts, m.value, m.version FROM public.measurements AS m"
+            " JOIN reporting.v_series AS v USING (series_id)"
+            " WHERE v.station_code = 'batadal-ctown' AND v.device_code = 'T1' AND v.metric_code = 'level'"
+            " ORDER BY m.ts LIMIT 1").fetchone()
+        conn.execute("SELECT * FROM api.update_measurement_value(%s, %s, %s, 0::smallint, 'calibration',"
+                     " '现场校准', %s, 'op-test')", [series_id, ts, value + 1.0, version])
+    return series_id, ts.isoformat(), value
+
+
+def stored_reading(db_url: str, series_id: int, ts: str) -> tuple[float, bool]:
+    with psycopg.connect(db_url) as conn:
+        return conn.execute("SELECT value, substituted FROM public.measurements WHERE series_id = %s AND ts = %s",
+                            [series_id, ts]).fetchone()
+
+
+def test_overwrite_option_checked_then_applied(page_env, page_db_url, import_url, ctown_slice):
+    """Ticking "overwrite corrections" drops the check; the new check and the import both overwrite."""
+    import_files(make_conninfo(import_url, dbname="pumpdash_page_imports"), [ctown_slice], "batadal-ctown",
+                 settings=load_settings(data_dir=page_env))
+    series_id, ts, file_value = correct_first_level(page_db_url)
     at = upload(open_page("zh-CN"), ctown_slice)
     finish_job(click(at, "imports.check", "zh-CN"), "imp_check_job")
+    kept = metric_values(at)[t("imports.count.would_kept", "zh-CN")]
 
-    at.checkbox[0].check().run()
+    at.checkbox(key="imp_overwrite").check().run()
+    dropped = "imp_check_job" not in at.session_state
+    finish_job(click(at, "imports.check", "zh-CN"), "imp_check_job")
+    overwriting = metric_values(at)
+    finish_job(click(at, "imports.run", "zh-CN", count=f"{ctown_readings():,}"), "imp_import_job")
 
-    assert "imp_check_job" not in at.session_state
-    assert at.info[0].value == t("imports.check_first", "zh-CN")
+    assert kept == "1"
+    assert dropped
+    assert overwriting[t("imports.count.would_kept", "zh-CN")] == "0"
+    assert overwriting[t("imports.count.would_updated", "zh-CN")] == "1"
+    assert stored_reading(page_db_url, series_id, ts) == (file_value, False)
 
 
 # -- without a profile: proposed mapping ----------------------------------------------------
@@ -267,3 +299,12 @@ def test_uploads_of_a_day_ago_deleted(tmp_path):
     assert new.name == "泵站 日报_.csv"
     assert new.parent.parent == tmp_path / "uploads"
     assert new.read_bytes() == b"time,flow\n"
+
+
+def test_assumed_units_flagged(page_env, mapped_station, tmp_path):
+    data = tmp_path / "no-units.csv"
+    data.write_text("时间,瞬时流量,有功功率(kW)\n2024-05-02 08:00,120.5,45.2\n", encoding="utf-8")
+    at = upload(open_page("zh-CN"), data)
+    at.selectbox(key="imp_station").set_value(mapped_station).run()
+
+    assert at.warning[0].value == t("imports.unit_assumed", "zh-CN", columns="瞬时流量")
