@@ -218,7 +218,7 @@ def test_overwrite_option_checked_then_applied(page_env, page_db_url, import_url
     series_id, ts, file_value = correct_first_level(page_db_url)
     at = upload(open_page("zh-CN"), ctown_slice)
     finish_job(click(at, "imports.check", "zh-CN"), "imp_check_job")
-    kept = metric_values(at)[t("imports.count.would_kept", "zh-CN")]
+    kept_without_overwrite = metric_values(at)[t("imports.count.would_kept", "zh-CN")]
 
     at.checkbox(key="imp_overwrite").check().run()
     dropped = "imp_check_job" not in at.session_state
@@ -226,7 +226,7 @@ def test_overwrite_option_checked_then_applied(page_env, page_db_url, import_url
     overwriting = metric_values(at)
     finish_job(click(at, "imports.run", "zh-CN", count=f"{ctown_readings():,}"), "imp_import_job")
 
-    assert kept == "1"
+    assert kept_without_overwrite == "1"
     assert dropped
     assert overwriting[t("imports.count.would_kept", "zh-CN")] == "0"
     assert overwriting[t("imports.count.would_updated", "zh-CN")] == "1"
