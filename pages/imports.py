@@ -201,10 +201,14 @@ def propose_mapping(upload: Upload, lang: str) -> Profile | None:
 
 def describe_layout(layout: mapping.FileLayout, lang: str) -> None:
     time_format = layout.time_format or t("imports.time_iso", lang)
-    st.caption(t("imports.layout", lang, format=layout.format, encoding=layout.encoding,
-                 delimiter=repr(layout.delimiter), decimal=layout.decimal, header_row=layout.header_row,
-                 unit_row=layout.unit_row or "-", time_column=layout.time_column, time_format=time_format))
-    if getattr(layout, "time_format_ambiguous", False):
+    if layout.format == "xlsx":
+        st.caption(t("imports.layout_xlsx", lang, sheet=layout.sheet or "-", header_row=layout.header_row,
+                     unit_row=layout.unit_row or "-", time_column=layout.time_column, time_format=time_format))
+    else:
+        st.caption(t("imports.layout_csv", lang, encoding=layout.encoding, delimiter=repr(layout.delimiter),
+                     decimal=layout.decimal, header_row=layout.header_row, unit_row=layout.unit_row or "-",
+                     time_column=layout.time_column, time_format=time_format))
+    if layout.time_format_ambiguous:
         st.warning(t("imports.time_ambiguous", lang, time_format=time_format))
     sample = pd.DataFrame([list(row) for row in layout.sample_rows],
                           columns=unique_labels(layout.headers)) if layout.sample_rows else pd.DataFrame()

@@ -268,7 +268,7 @@ def test_proposed_mapping_imports_exact_values(page_env, page_db_url, mapped_sta
     proposed = yaml.safe_load(at.code[0].value)["profiles"][f"upload-{mapped_station}"]
 
     assert at.selectbox(key="imp_profile").value == ""
-    assert t("imports.layout", lang, format="csv", encoding="gb18030", delimiter="','", decimal=".",
+    assert t("imports.layout_csv", lang, encoding="gb18030", delimiter="','", decimal=".",
              header_row=1, unit_row="-", time_column="时间", time_format=t("imports.time_iso", lang)) in [
         caption.value for caption in at.caption]
     # Headers are NFKC-normalised, so m³ reads m3.
