@@ -19,6 +19,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -26,9 +27,11 @@ import yaml
 from pydantic import ValidationError
 
 from core.headers import header_key, normalise_header, split_unit
+from core.inbox import profiles_matching
 from core.logs import fields
 from core.profiles import ColumnSpec, DeviceSpec, IngestError, Profile, StationSpec
 from core.sniffing import FileLayout, sniff_layout
+from core.staging import prepare_sources
 
 __all__ = ["ColumnProposal", "DeviceInfo", "FileLayout", "MetricInfo", "PointCatalogue", "StationInfo",
            "build_profile", "load_point_catalogue", "profile_yaml", "propose_columns", "sniff_layout"]
@@ -471,3 +474,26 @@ def profile_yaml(profile: Profile) -> str:
     text = yaml.safe_dump({"profiles": {profile.name: body}}, allow_unicode=True, sort_keys=False,
                           default_flow_style=None, width=1000)
     return PROFILE_COMMENT.format(name=profile.name) + "\n" + text
+
+
+def profiles_for_file(path: Path, profiles: dict[str, Profile]) -> list[Profile]:
+    """Return the profiles that fit `path`: those whose `files` patterns match its name, else those it opens with.
+
+    A profile opens a file when the file has its time column and every
+    column it maps, so an export saved under another name still finds its
+    profile by its headers. Each candidate reads the file's header rows and
+    hashes the file once.
+    """
+    by_name = profiles_matching(path.name, profiles)
+    if by_name:
+        return by_name
+
+    fitting = []
+    for profile in profiles.values():
+        try:
+            prepare_sources([path], profile)
+        except IngestError:
+            continue
+        fitting.append(profile)
+    log.info("mapping.profiles_by_headers", extra=fields(file=path.name, profiles=[profile.name for profile in fitting]))
+    return fitting

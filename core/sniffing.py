@@ -29,7 +29,7 @@ from core.headers import header_key, normalise_header, split_unit
 from core.logs import fields
 from core.profiles import CSV_DELIMITERS, IngestError
 from core.readers import XLSX_OPEN_ERRORS, delimiter_of, detect_encoding, is_blank, scan_file
-from core.staging import CSV_SUFFIXES, XLSX_SUFFIXES, check_is_file
+from core.staging import CSV_SUFFIXES, XLSX_SUFFIXES, check_is_file, check_not_workbook
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +191,7 @@ def _check_file(path: Path) -> None:
                           f"save the export as one of {suffixes} (an old .xls workbook as .xlsx)",
                           "mapping.error.unsupported_suffix", file=path.name, suffix=path.suffix or "-",
                           suffixes=suffixes)
+    check_not_workbook(path)
 
 
 def _read_xlsx(path: Path) -> _Rows:

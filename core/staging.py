@@ -28,6 +28,8 @@ WIDE_STAGING_COLUMNS = ("run_id", "batch_no", "line_no", "column_name", "station
 LONG_STAGING_COLUMNS = (*WIDE_STAGING_COLUMNS, "quality", "quality_text")
 CSV_SUFFIXES = (".csv", ".txt", ".tsv")
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
+# First bytes of a ZIP archive, which an XLSX workbook is.
+ZIP_MAGIC = b"PK\x03\x04"
 # Distinct ignored tags listed per file of a long export; further ones are not listed.
 MAX_IGNORED_TAGS = 200
 # Distinct tag cells whose lookup is cached per file, so a file of garbage
@@ -203,12 +205,24 @@ def check_is_file(path: Path) -> None:
                           f"{Path.cwd()})", "ingest.error.file_not_found", path=str(path), cwd=str(Path.cwd()))
 
 
+def check_not_workbook(path: Path) -> None:
+    """Raise IngestError when a file named as CSV or text is an XLSX workbook (a ZIP archive) renamed."""
+    if path.suffix.lower() not in CSV_SUFFIXES:
+        return
+    with path.open("rb") as handle:
+        if handle.read(len(ZIP_MAGIC)) == ZIP_MAGIC:
+            raise IngestError(f"{path.name} is an XLSX workbook with a {path.suffix} name; rename it to .xlsx "
+                              "or save it as CSV", "ingest.error.workbook_named_csv", file=path.name,
+                              suffix=path.suffix)
+
+
 def prepare_sources(paths: list[Path], profile: Profile) -> list[Source]:
     """Check every file before anything is written: it exists, opens, and has the profile's columns."""
     sources = []
     for raw_path in paths:
         path = Path(raw_path)
         check_is_file(path)
+        check_not_workbook(path)
         _check_suffix(path, profile)
         size_bytes, sha256, newlines, is_utf8 = scan_file(path)
         encoding = profile.encoding

@@ -310,11 +310,11 @@ def cmd_import(args, settings: Settings) -> int:
 
 
 def say_import_summary(settings: Settings, summary, files: int) -> None:
-    say(settings, "cli.import_checked" if summary.dry_run else "cli.import_done", files=files, timestamps=summary.timestamps, read=summary.rows_read,
-        accepted=summary.rows_accepted, rejected=summary.rows_rejected, duplicate=summary.rows_duplicate,
-        missing=summary.rows_missing, inserted=summary.rows_inserted, updated=summary.rows_updated,
-        kept=summary.rows_kept, seconds=f"{summary.seconds:.2f}",
-        rate=f"{summary.rows_read / max(summary.seconds, 1e-9):,.0f}", run_id=summary.run_id)
+    counts = {name: f"{getattr(summary, f'rows_{name}'):,}"
+              for name in ("read", "accepted", "rejected", "duplicate", "missing", "inserted", "updated", "kept")}
+    say(settings, "cli.import_checked" if summary.dry_run else "cli.import_done", files=files,
+        timestamps=f"{summary.timestamps:,}", seconds=f"{summary.seconds:.2f}",
+        rate=f"{summary.rows_read / max(summary.seconds, 1e-9):,.0f}", run_id=summary.run_id, **counts)
 
 
 def cmd_import_inbox(settings: Settings) -> int:

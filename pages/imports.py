@@ -10,6 +10,7 @@ stop; the page polls them for the progress bar.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,9 +21,8 @@ import streamlit as st
 from core import importjobs, mapping
 from core.i18n import t
 from core.importjobs import ImportJob
-from core.inbox import profiles_matching
 from core.ingest import ImportSummary, reject_reason
-from core.profiles import IngestError, Profile, load_profiles
+from core.profiles import DeviceSpec, IngestError, Profile, load_profiles
 from core.settings import Settings, load_settings
 from core.staging import prepare_sources
 from dashboard import session, ui
@@ -32,6 +32,11 @@ UPLOAD_KEY = "imp_upload"
 PROFILE_KEY = "imp_profile"
 STATION_KEY = "imp_station"
 MAPPING_KEY = "imp_mapping"
+# Copies of widget values in plain session state: Streamlit drops a widget's
+# value when a run on another page does not draw it.
+PROFILE_CHOICE_KEY = "imp_profile_choice"
+STATION_CHOICE_KEY = "imp_station_choice"
+MAPPING_ROWS_KEY = "imp_mapping_rows"
 CHECK_JOB_KEY = "imp_check_job"
 IMPORT_JOB_KEY = "imp_import_job"
 OVERWRITE_KEY = "imp_overwrite"
@@ -76,24 +81,36 @@ def session_job(key: str) -> ImportJob | None:
 # -- upload -------------------------------------------------------------------
 
 def take_upload(settings: Settings, lang: str) -> Upload | None:
-    """File picker; a new file is saved and replaces the previous one along with its check and mapping."""
+    """Return the uploaded file: a file picker until one is uploaded, then its name and a button to remove it.
+
+    The upload is kept in session state, not in the picker's widget state,
+    so it stays when the operator opens another page and comes back.
+    """
+    current: Upload | None = st.session_state.get(UPLOAD_KEY)
+    if current is not None:
+        name, remove = st.columns([5, 1], vertical_alignment="center")
+        name.markdown(t("imports.current_file", lang, name=current.name, size=format_size(current.size_bytes)))
+        if remove.button(t("imports.remove_file", lang), disabled=check_running()):
+            importjobs.discard_upload(current.path, settings)
+            forget_upload()
+            st.rerun()
+        return current
+
     uploaded = st.file_uploader(t("imports.upload", lang), type=UPLOAD_TYPES, key=UPLOADER_KEY,
                                 max_upload_size=settings.import_upload_max_mb,
                                 help=t("imports.upload_help", lang, limit=settings.import_upload_max_mb))
-    current: Upload | None = st.session_state.get(UPLOAD_KEY)
-    if current is not None and uploaded is not None and current.file_id == uploaded.file_id:
-        return current
-
-    if current is not None and not check_running():
-        # A running check still reads the file. Its folder goes with the uploads of a day ago.
-        importjobs.discard_upload(current.path, settings)
-    forget_upload()
     if uploaded is None:
         return None
     path = importjobs.save_upload(settings, uploaded.name, uploaded.getvalue())
     current = Upload(uploaded.file_id, uploaded.name, uploaded.size, path)
     st.session_state[UPLOAD_KEY] = current
-    return current
+    st.rerun()
+
+
+def format_size(size_bytes: int) -> str:
+    if size_bytes >= 1024 * 1024:
+        return f"{size_bytes / 1024 / 1024:,.1f} MB"
+    return f"{max(size_bytes / 1024, 0.1):,.1f} KB"
 
 
 def check_running() -> bool:
@@ -102,31 +119,39 @@ def check_running() -> bool:
 
 
 def forget_upload() -> None:
-    for key in (UPLOAD_KEY, PROFILE_KEY, STATION_KEY, MAPPING_KEY, CHECK_JOB_KEY, IMPORT_JOB_KEY, OVERWRITE_KEY):
+    for key in (UPLOAD_KEY, PROFILE_KEY, PROFILE_CHOICE_KEY, STATION_KEY, STATION_CHOICE_KEY,
+                MAPPING_ROWS_KEY, CHECK_JOB_KEY, IMPORT_JOB_KEY, OVERWRITE_KEY):
         st.session_state.pop(key, None)
 
 
 # -- profile ------------------------------------------------------------------
 
 def choose_profile(upload: Upload, lang: str) -> Profile | None:
-    """Profile picker with the profile whose file patterns match the upload first; None until one is settled."""
+    """Show the profile picker, the profile that fits the upload first; return the profile once one is settled."""
     try:
         profiles = load_profiles()
     except IngestError as error:
         show_ingest_error(error, lang)
         return None
 
-    matching = profiles_matching(upload.name, profiles)
     names = [PROPOSE, *sorted(profiles)]
     if PROFILE_KEY not in st.session_state:
-        st.session_state[PROFILE_KEY] = matching[0].name if len(matching) == 1 else PROPOSE
+        saved = st.session_state.get(PROFILE_CHOICE_KEY)
+        st.session_state[PROFILE_KEY] = saved if saved in names else suggested_profile(upload, profiles)
     ui.relabel_widgets((PROFILE_KEY,))
     choice = st.selectbox(t("imports.profile", lang), names, key=PROFILE_KEY, on_change=drop_check,
                           format_func=lambda name: t("imports.profile_propose", lang) if name == PROPOSE else name,
                           help=t("imports.profile_help", lang))
+    st.session_state[PROFILE_CHOICE_KEY] = choice
     if choice == PROPOSE:
         return propose_mapping(upload, lang)
     return preview_profile(upload, profiles[choice], lang)
+
+
+def suggested_profile(upload: Upload, profiles: dict[str, Profile]) -> str:
+    """Return the one profile that fits the upload by name or headers, else PROPOSE."""
+    fitting = mapping.profiles_for_file(upload.path, profiles)
+    return fitting[0].name if len(fitting) == 1 else PROPOSE
 
 
 def drop_check() -> None:
@@ -144,10 +169,13 @@ def preview_profile(upload: Upload, profile: Profile, lang: str) -> Profile | No
 
     st.caption(t("imports.profile_station", lang, station=profile.station.code,
                  name=profile.station.name_zh if lang == "zh-CN" else profile.station.name_en))
+    devices = {device.code: device for device in profile.devices}
+    catalogue = load_point_catalogue(lang)
+    metrics = {metric.code: metric for metric in catalogue.metrics} if catalogue else {}
     points = pd.DataFrame({
         t("imports.col.header", lang): [column.header for column in source.columns],
-        t("imports.col.device", lang): [column.device for column in source.columns],
-        t("imports.col.metric", lang): [column.metric for column in source.columns],
+        t("imports.col.device", lang): [named(devices[column.device], lang) for column in source.columns],
+        t("imports.col.metric", lang): [metric_label(metrics, column.metric, lang) for column in source.columns],
         t("imports.col.unit", lang): [column.unit for column in source.columns],
     })
     st.dataframe(points, hide_index=True, width="stretch")
@@ -184,6 +212,8 @@ def propose_mapping(upload: Upload, lang: str) -> Profile | None:
 
     describe_layout(layout, lang)
     station = pick_station(catalogue, lang)
+    if station is None:
+        return None
     edited = edit_proposals(layout, station, catalogue, lang)
     try:
         profile = mapping.build_profile(f"upload-{station.code}", layout, station, edited)
@@ -227,42 +257,57 @@ def unique_labels(headers: tuple[str, ...]) -> list[str]:
     return labels
 
 
-def pick_station(catalogue: mapping.PointCatalogue, lang: str) -> mapping.StationInfo:
+def pick_station(catalogue: mapping.PointCatalogue, lang: str) -> mapping.StationInfo | None:
+    """Show the station picker, empty until the operator picks one, so no file goes to a station by default."""
     stations = {station.code: station for station in catalogue.stations}
+    if STATION_KEY not in st.session_state:
+        saved = st.session_state.get(STATION_CHOICE_KEY)
+        st.session_state[STATION_KEY] = saved if saved in stations else None
     ui.relabel_widgets((STATION_KEY,))
     code = st.selectbox(t("imports.station", lang), list(stations), key=STATION_KEY, on_change=drop_mapping,
-                        format_func=lambda code: station_label(stations[code], lang))
-    return stations[code]
-
-
-def station_label(station: mapping.StationInfo, lang: str) -> str:
-    name = station.name_zh if lang == "zh-CN" else station.name_en
-    return f"{name} ({station.code})"
+                        placeholder=t("imports.station_pick", lang),
+                        format_func=lambda code: named(stations[code], lang))
+    st.session_state[STATION_CHOICE_KEY] = code
+    return stations.get(code)
 
 
 def drop_mapping() -> None:
-    st.session_state.pop(MAPPING_KEY, None)
+    st.session_state.pop(MAPPING_ROWS_KEY, None)
     drop_check()
 
 
 def edit_proposals(layout: mapping.FileLayout, station: mapping.StationInfo, catalogue: mapping.PointCatalogue,
                    lang: str) -> list[mapping.ColumnProposal]:
-    """Show the proposals in an editable table (import or not, device, metric, unit) and return the edited ones."""
+    """Show the proposals in an editable table (import or not, device, metric, unit) and return the edited ones.
+
+    The edited rows are kept in session state and become the table's data,
+    so the edits stay when the operator opens another page and comes back.
+    """
     proposals = mapping.propose_columns(layout, station, catalogue)
+    saved = st.session_state.get(MAPPING_ROWS_KEY)
+    if saved is not None and saved[0] == station.code:
+        table = pd.DataFrame(saved[1])
+    else:
+        table = pd.DataFrame({
+            "header": [proposal.header for proposal in proposals],
+            "include": [proposal.metric is not None for proposal in proposals],
+            "device": [proposal.device for proposal in proposals],
+            "metric": [proposal.metric for proposal in proposals],
+            "unit": [proposal.unit for proposal in proposals],
+        })
+    # Nullable text shows an empty cell where plain objects show "None".
+    table = table.astype({"device": "string", "metric": "string", "unit": "string"})
     metrics = {metric.code: metric for metric in catalogue.metrics}
     units = sorted({unit for choices in catalogue.units.values() for unit in choices}
                    | {proposal.unit for proposal in proposals if proposal.unit})
-    table = pd.DataFrame({
-        "header": [proposal.header for proposal in proposals],
-        "include": [proposal.metric is not None for proposal in proposals],
-        "device": [proposal.device for proposal in proposals],
-        "metric": [proposal.metric for proposal in proposals],
-        "unit": [proposal.unit for proposal in proposals],
-    })
+
     st.caption(t("imports.mapping_help", lang))
+    # The key follows the table's content: a table rebuilt from saved edits
+    # must not get the previous edits applied to it a second time.
+    content = hashlib.sha256(table.to_json().encode()).hexdigest()[:12]
     edited = st.data_editor(
-        table, key=f"{MAPPING_KEY}_{station.code}", hide_index=True, width="stretch", on_change=drop_check,
-        disabled=["header"], num_rows="fixed",
+        table, key=f"{MAPPING_KEY}_{station.code}_{content}", hide_index=True, width="stretch",
+        on_change=drop_check, disabled=["header"], num_rows="fixed",
         column_config={
             "header": st.column_config.TextColumn(t("imports.col.header", lang)),
             "include": st.column_config.CheckboxColumn(t("imports.col.include", lang)),
@@ -275,20 +320,33 @@ def edit_proposals(layout: mapping.FileLayout, station: mapping.StationInfo, cat
             "unit": st.column_config.SelectboxColumn(t("imports.col.unit", lang), options=units),
         },
     )
-    assumed = [row.header for row, proposal in zip(edited.itertuples(index=False), proposals)
-               if row.include and proposal.unit_assumed and row.unit == proposal.unit]
+    rows = [{"header": row.header, "include": bool(row.include), "device": cell_text(row.device),
+             "metric": cell_text(row.metric), "unit": cell_text(row.unit)}
+            for row in edited.itertuples(index=False)]
+    st.session_state[MAPPING_ROWS_KEY] = (station.code, rows)
+
+    assumed = [row["header"] for row, proposal in zip(rows, proposals)
+               if row["include"] and proposal.unit_assumed and row["unit"] == proposal.unit]
     if assumed:
         st.warning(t("imports.unit_assumed", lang, columns="、".join(assumed)))
-    return [mapping.ColumnProposal(header=row.header, metric=row.metric if row.include else None,
-                                   device=row.device, unit=row.unit, basis="operator")
-            for row in edited.itertuples(index=False)]
+    return [mapping.ColumnProposal(header=row["header"], metric=row["metric"] if row["include"] else None,
+                                   device=row["device"], unit=row["unit"], basis="operator")
+            for row in rows]
+
+
+def cell_text(value: object) -> str | None:
+    """Return a table cell as text, or None for an empty cell (None or pandas' NA)."""
+    return value if isinstance(value, str) and value else None
 
 
 def device_label(station: mapping.StationInfo, code: str, lang: str) -> str:
     device = next((device for device in station.devices if device.code == code), None)
-    if device is None:
-        return code
-    return f"{device.name_zh if lang == 'zh-CN' else device.name_en} ({code})"
+    return code if device is None else named(device, lang)
+
+
+def named(item: mapping.DeviceInfo | mapping.StationInfo | DeviceSpec, lang: str) -> str:
+    """Return "name (code)" of a device or station in `lang`."""
+    return f"{item.name_zh if lang == 'zh-CN' else item.name_en} ({item.code})"
 
 
 def metric_label(metrics: dict[str, mapping.MetricInfo], code: str, lang: str) -> str:
@@ -325,6 +383,8 @@ def show_progress(job_id: str, lang: str) -> None:
     if job is None or job.state != "running":
         st.rerun(scope="app")
     key = "imports.progress_check" if job.dry_run else "imports.progress_import"
+    if job.rows_total == 0:
+        key = "imports.progress_start"
     st.progress(job.fraction_done, text=t(key, lang, done=f"{job.rows_done:,}", total=f"{job.rows_total:,}",
                                          seconds=f"{job.seconds:.0f}"))
 
@@ -355,7 +415,11 @@ def check_step(upload: Upload, profile: Profile, user, lang: str, settings: Sett
     if check.summary.rows_accepted == 0:
         st.warning(t("imports.nothing_to_import", lang))
         return
-    if st.button(t("imports.run", lang, count=f"{check.summary.rows_accepted:,}"), type="primary"):
+    summary = check.summary
+    if summary.rows_inserted + summary.rows_updated == 0:
+        st.info(t("imports.nothing_changes", lang))
+    if st.button(t("imports.run", lang, inserted=f"{summary.rows_inserted:,}", updated=f"{summary.rows_updated:,}"),
+                 type="primary"):
         start(upload, profile, user, lang, settings, dry_run=False,
               overwrite_corrections=check.overwrite_corrections)
 
@@ -372,8 +436,8 @@ def import_step(job: ImportJob, lang: str, settings: Settings) -> None:
             # Charts read cached queries; they must show the new readings now.
             ui.clear_query_cache()
             st.session_state[CACHE_CLEARED_KEY] = job.job_id
-        message = t("imports.done", lang, run_id=job.run_id, inserted=f"{job.summary.rows_inserted:,}",
-                    updated=f"{job.summary.rows_updated:,}")
+        message = t("imports.done", lang, file="、".join(job.files), run_id=job.run_id,
+                    inserted=f"{job.summary.rows_inserted:,}", updated=f"{job.summary.rows_updated:,}")
         st.success(message, icon=ui.SUCCESS_ICON)
         show_summary(job.summary, lang, settings)
     if st.button(t("imports.next_file", lang)):

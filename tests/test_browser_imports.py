@@ -74,7 +74,7 @@ def test_operator_checks_and_imports_real_export(page: Page, app_url, imports_db
     assert checked == {"read": f"{CTOWN_READINGS:,}", "accepted": f"{CTOWN_READINGS:,}", "rejected": "0",
                        "would_inserted": f"{CTOWN_READINGS:,}"}
 
-    page.get_by_role("button", name=t("imports.run", lang, count=f"{CTOWN_READINGS:,}")).click()
+    page.get_by_role("button", name=t("imports.run", lang, inserted=f"{CTOWN_READINGS:,}", updated="0")).click()
     # The import of 385,484 readings takes seconds: the progress bar shows meanwhile.
     expect(page.get_by_test_id("stProgress")).to_be_visible(timeout=UI_TIMEOUT_MS)
     expect(page.get_by_test_id("stAlertContentSuccess")).to_be_visible(timeout=JOB_TIMEOUT_MS)
@@ -84,6 +84,6 @@ def test_operator_checks_and_imports_real_export(page: Page, app_url, imports_db
     assert stored_readings(imports_db_url) == CTOWN_READINGS
     message = page.get_by_test_id("stAlertContentSuccess").get_by_test_id("stMarkdownContainer")
     assert message.inner_text() == t(
-        "imports.done", lang, run_id=run_folder.name, inserted=f"{CTOWN_READINGS:,}", updated="0")
+        "imports.done", lang, file=CTOWN_FILE, run_id=run_folder.name, inserted=f"{CTOWN_READINGS:,}", updated="0")
     assert (run_folder / CTOWN_FILE).exists()
     assert metric(page, "imports.count.missing", lang) == "0"

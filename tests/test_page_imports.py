@@ -120,6 +120,8 @@ def test_check_writes_nothing_then_import_stores(page_env, page_db_url, ctown_sl
     at = upload(open_page(lang), ctown_slice)
 
     assert at.selectbox[0].value == "batadal-ctown"
+    assert at.dataframe[0].value.iloc[0].tolist() == (
+        ["L_T1", "水箱 T1 (T1)", "液位 (m)", "m"] if lang == "zh-CN" else ["L_T1", "tank T1 (T1)", "level (m)", "m"])
     assert at.info[0].value == t("imports.check_first", lang)
     before = stored_readings(page_db_url, "batadal-ctown")
 
@@ -133,12 +135,12 @@ def test_check_writes_nothing_then_import_stores(page_env, page_db_url, ctown_sl
     assert checked[t("imports.count.rejected", lang)] == "0"
     assert checked[t("imports.count.would_inserted", lang)] == f"{readings - before:,}"
 
-    finish_job(click(at, "imports.run", lang, count=f"{readings:,}"), "imp_import_job")
+    finish_job(click(at, "imports.run", lang, inserted=f"{readings - before:,}", updated="0"), "imp_import_job")
     [run_id] = [folder.name for folder in (page_env / "archive").iterdir()]
 
     assert stored_readings(page_db_url, "batadal-ctown") == readings
-    assert at.success[0].value == t("imports.done", lang, run_id=run_id, inserted=f"{readings - before:,}",
-                                    updated="0")
+    assert at.success[0].value == t("imports.done", lang, file=ctown_slice.name, run_id=run_id,
+                                    inserted=f"{readings - before:,}", updated="0")
     assert (page_env / "archive" / run_id / ctown_slice.name).exists()
     assert list((page_env / "uploads").iterdir()) == []
 
@@ -189,7 +191,7 @@ def test_wrong_profile_named(page_env, ctown_slice):
 
     assert at.error[0].value == t("ingest.error.wrong_format", "zh-CN", file=ctown_slice.name, format="xlsx",
                                   profile="hsy-blominmaki")
-    assert [button.label for button in at.button] == []
+    assert [button.label for button in at.button] == [t("imports.remove_file", "zh-CN")]
 
 
 def correct_first_level(db_url: str) -> tuple[int, str, float]:
@@ -224,7 +226,7 @@ def test_overwrite_option_checked_then_applied(page_env, page_db_url, import_url
     dropped = "imp_check_job" not in at.session_state
     finish_job(click(at, "imports.check", "zh-CN"), "imp_check_job")
     overwriting = metric_values(at)
-    finish_job(click(at, "imports.run", "zh-CN", count=f"{ctown_readings():,}"), "imp_import_job")
+    finish_job(click(at, "imports.run", "zh-CN", inserted="0", updated="1"), "imp_import_job")
 
     assert kept_without_overwrite == "1"
     assert dropped
@@ -263,10 +265,15 @@ def stored_value(db_url: str, device: str, metric: str, ts: str) -> float:
 def test_proposed_mapping_imports_exact_values(page_env, page_db_url, mapped_station, tmp_path, lang):
     data = tmp_path / "泵站日报.csv"
     data.write_bytes(GB18030_LINES.encode("gb18030"))
+    already = stored_readings(page_db_url, mapped_station)  # 6 once the other language's run imported them
     at = upload(open_page(lang), data)
+    station_unset = at.selectbox(key="imp_station").value
+    proposals_before_station = len(at.code)
     at.selectbox(key="imp_station").set_value(mapped_station).run()
     proposed = yaml.safe_load(at.code[0].value)["profiles"][f"upload-{mapped_station}"]
 
+    assert station_unset is None
+    assert proposals_before_station == 0
     assert at.selectbox(key="imp_profile").value == ""
     assert t("imports.layout_csv", lang, encoding="gb18030", delimiter="','", decimal=".",
              header_row=1, unit_row="-", time_column="时间", time_format=t("imports.time_iso", lang)) in [
@@ -278,7 +285,7 @@ def test_proposed_mapping_imports_exact_values(page_env, page_db_url, mapped_sta
 
     finish_job(click(at, "imports.check", lang), "imp_check_job")
     checked = metric_values(at)
-    finish_job(click(at, "imports.run", lang, count="6"), "imp_import_job")
+    finish_job(click(at, "imports.run", lang, inserted=f"{6 - already:,}", updated="0"), "imp_import_job")
 
     assert checked[t("imports.count.read", lang)] == "6"
     assert checked[t("imports.count.accepted", lang)] == "6"
@@ -308,3 +315,35 @@ def test_assumed_units_flagged(page_env, mapped_station, tmp_path):
     at.selectbox(key="imp_station").set_value(mapped_station).run()
 
     assert at.warning[0].value == t("imports.unit_assumed", "zh-CN", columns="瞬时流量")
+
+
+def test_profile_found_by_headers_and_kept(page_env, ctown_slice, tmp_path):
+    """A renamed C-Town export still gets its profile; leaving the page and coming back keeps the work."""
+    renamed = tmp_path / "scada_export.csv"
+    renamed.write_bytes(ctown_slice.read_bytes())
+    at = upload(open_page("zh-CN"), renamed)
+    suggested = at.selectbox(key="imp_profile").value
+    finish_job(click(at, "imports.check", "zh-CN"), "imp_check_job")
+
+    # A run of another page drops this page's widget values and keeps the rest of the session state.
+    carried_over = {key: at.session_state[key] for key in ("imp_upload", "imp_profile_choice", "imp_check_job")}
+    at = sign_in(AppTest.from_file(IMPORTS_PAGE, default_timeout=RUN_TIMEOUT_S), "operator", "imp-operator")
+    for key, value in carried_over.items():
+        at.session_state[key] = value
+    at.run()
+
+    assert suggested == "batadal-ctown"
+    assert at.selectbox(key="imp_profile").value == "batadal-ctown"
+    assert at.markdown[0].value == t("imports.current_file", "zh-CN", name="scada_export.csv",
+                                     size=f"{renamed.stat().st_size / 1024:,.1f} KB")
+    assert at.subheader[0].value == t("imports.check_title", "zh-CN")
+
+
+def test_workbook_named_csv_explained(page_env, shared_data, tmp_path):
+    disguised = tmp_path / "really-xlsx.csv"
+    disguised.write_bytes((shared_data / "hsy-blominmaki-2024-11.xlsx").read_bytes())
+
+    at = upload(open_page("en"), disguised)
+
+    assert at.selectbox(key="imp_profile").value == ""
+    assert at.error[0].value == t("ingest.error.workbook_named_csv", "en", file="really-xlsx.csv", suffix=".csv")
