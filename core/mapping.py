@@ -69,7 +69,7 @@ CJK_CHARACTER = re.compile(r"[\u3400-\u9fff]")
 MIN_WORD_PART_CHARS = 4
 # A Chinese name part counts from two characters: "流量" of "瞬时流量".
 MIN_CJK_PART_CHARS = 2
-PROFILE_COMMENT = ("# 导入配置档 {name}：按文件列名自动生成，请核对每列的指标、设备和单位，"
+PROFILE_COMMENT = ("# 导入方案 {name}：按文件列名自动生成，请核对每列的指标、设备和单位，"
                    "再把 profiles: 下面的内容粘贴到 configs/ingest.yaml 的 profiles: 下。")
 
 

@@ -215,6 +215,8 @@ def propose_mapping(upload: Upload, lang: str) -> Profile | None:
     if station is None:
         return None
     edited = edit_proposals(layout, station, catalogue, lang)
+    if edited is None:
+        return None
     try:
         profile = mapping.build_profile(f"upload-{station.code}", layout, station, edited)
     except IngestError as error:
@@ -277,8 +279,11 @@ def drop_mapping() -> None:
 
 
 def edit_proposals(layout: mapping.FileLayout, station: mapping.StationInfo, catalogue: mapping.PointCatalogue,
-                   lang: str) -> list[mapping.ColumnProposal]:
+                   lang: str) -> list[mapping.ColumnProposal] | None:
     """Show the proposals in an editable table (import or not, device, metric, unit) and return the edited ones.
+
+    None when a column's unit does not convert into its metric's unit: the
+    check would reject every reading of that column.
 
     The edited rows are kept in session state and become the table's data,
     so the edits stay when the operator opens another page and comes back.
@@ -329,9 +334,26 @@ def edit_proposals(layout: mapping.FileLayout, station: mapping.StationInfo, cat
                if row["include"] and proposal.unit_assumed and row["unit"] == proposal.unit]
     if assumed:
         st.warning(t("imports.unit_assumed", lang, columns="、".join(assumed)))
+    if not units_convert(rows, metrics, catalogue, lang):
+        return None
     return [mapping.ColumnProposal(header=row["header"], metric=row["metric"] if row["include"] else None,
                                    device=row["device"], unit=row["unit"], basis="operator")
             for row in rows]
+
+
+def units_convert(rows: list[dict], metrics: dict[str, mapping.MetricInfo], catalogue: mapping.PointCatalogue,
+                  lang: str) -> bool:
+    """Show an error for each imported column whose unit does not convert into its metric's; return whether none."""
+    fine = True
+    for row in rows:
+        metric = metrics.get(row["metric"] or "")
+        if not row["include"] or metric is None or catalogue.converts(row["unit"] or "", metric):
+            continue
+        choices = catalogue.units.get(metric.unit, (metric.unit,))
+        st.error(t("imports.unit_mismatch", lang, column=row["header"], unit=row["unit"] or "-",
+                   metric=metric_label(metrics, metric.code, lang), units="、".join(choices)))
+        fine = False
+    return fine
 
 
 def cell_text(value: object) -> str | None:
@@ -353,7 +375,8 @@ def metric_label(metrics: dict[str, mapping.MetricInfo], code: str, lang: str) -
     metric = metrics.get(code)
     if metric is None:
         return code
-    return f"{metric.name_zh if lang == 'zh-CN' else metric.name_en} ({metric.unit})"
+    name = metric.name_zh if lang == "zh-CN" else metric.name_en
+    return f"{name} ({metric.unit})" if metric.unit else name
 
 
 # -- check and import -------------------------------------------------------------
@@ -418,8 +441,9 @@ def check_step(upload: Upload, profile: Profile, user, lang: str, settings: Sett
     summary = check.summary
     if summary.rows_inserted + summary.rows_updated == 0:
         st.info(t("imports.nothing_changes", lang))
+    changes = summary.rows_inserted + summary.rows_updated > 0
     if st.button(t("imports.run", lang, inserted=f"{summary.rows_inserted:,}", updated=f"{summary.rows_updated:,}"),
-                 type="primary"):
+                 type="primary" if changes else "secondary"):
         start(upload, profile, user, lang, settings, dry_run=False,
               overwrite_corrections=check.overwrite_corrections)
 
@@ -461,7 +485,9 @@ def show_summary(summary: ImportSummary, lang: str, settings: Settings) -> None:
     if summary.tz_fallback:
         st.warning(t("imports.tz_fallback", lang, count=summary.tz_fallback, timezone=settings.default_timezone))
     if summary.columns_ignored:
-        st.caption(t("imports.columns_ignored", lang, columns="、".join(summary.columns_ignored)))
+        # One file per upload: the "file:" prefix of each name says nothing here.
+        names = [name.split(":", 1)[-1] for name in summary.columns_ignored]
+        st.caption(t("imports.columns_ignored", lang, columns="、".join(names)))
     show_rejects(summary, lang)
 
 

@@ -430,7 +430,7 @@ def test_profile_yaml_round_trip(tmp_path, catalogue):
 
     assert load_profiles(path) == {"map-yaml": profile}
     assert profile_yaml(profile) == (
-        "# 导入配置档 map-yaml：按文件列名自动生成，请核对每列的指标、设备和单位，"
+        "# 导入方案 map-yaml：按文件列名自动生成，请核对每列的指标、设备和单位，"
         "再把 profiles: 下面的内容粘贴到 configs/ingest.yaml 的 profiles: 下。\n"
         "profiles:\n"
         "  map-yaml:\n"

@@ -18,7 +18,7 @@ import yaml
 from psycopg.conninfo import make_conninfo
 from streamlit.testing.v1 import AppTest
 
-from core import importjobs
+from core import importjobs, mapping
 from core.i18n import t
 from core.ingest import import_files
 from core.profiles import load_profiles
@@ -347,3 +347,21 @@ def test_workbook_named_csv_explained(page_env, shared_data, tmp_path):
 
     assert at.selectbox(key="imp_profile").value == ""
     assert at.error[0].value == t("ingest.error.workbook_named_csv", "en", file="really-xlsx.csv", suffix=".csv")
+
+
+def test_unit_not_converting_blocks_check(page_env, mapped_station, tmp_path):
+    """A metric changed after the unit was filled in leaves a unit that cannot convert: no check is offered."""
+    data = tmp_path / "level.csv"
+    data.write_text("时间,液位\n2024-05-03 08:00,2.5\n", encoding="utf-8")
+    at = upload(open_page("zh-CN"), data)
+    at.selectbox(key="imp_station").set_value(mapped_station).run()
+    at.session_state["imp_mapping_rows"] = (mapped_station, [
+        {"header": "液位", "include": True, "device": "main", "metric": "volume", "unit": "m"}])
+    at.run()
+
+    catalogue = mapping.load_point_catalogue(os.environ["PUMPDASH_IMPORT_DATABASE_URL"])
+    volume_units = "、".join(catalogue.units["m³"])
+
+    assert at.error[0].value == t("imports.unit_mismatch", "zh-CN", column="液位", unit="m", metric="蓄水量 (m³)",
+                                  units=volume_units)
+    assert t("imports.check", "zh-CN") not in [button.label for button in at.button]
