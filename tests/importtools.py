@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import datetime
 from pathlib import Path
 
 import yaml
+
+from core.settings import PROJECT_ROOT
 
 
 def series_id(conn, station: str, device: str, metric: str) -> int:
@@ -25,6 +30,26 @@ def stored_value(conn, sid: int, ts: datetime) -> float:
     row = conn.execute("SELECT value FROM public.measurements WHERE series_id = %s AND ts = %s", [sid, ts]).fetchone()
     assert row is not None, f"no reading of series {sid} at {ts}"
     return row[0]
+
+
+def station_readings(conn, station: str) -> int:
+    """Count the readings stored for every series of `station`."""
+    return conn.execute(
+        "SELECT count(*) FROM public.measurements AS m JOIN public.series AS se USING (series_id) "
+        "JOIN public.stations AS s USING (station_id) WHERE s.code = %s", [station]).fetchone()[0]
+
+
+def run_cli(database_env: dict[str, str], data_dir: Path, *args: str, language: str = "zh-CN"):
+    """Run `python -m dashboard ARGS` with only the given database variables and a data folder of its own.
+
+    Logs go to one JSON file per run, as `import --run-all` tests read them.
+    """
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PUMPDASH_")}
+    env.update(database_env)
+    env.update({"PUMPDASH_DATA_DIR": str(data_dir), "PUMPDASH_LANGUAGE": language,
+                "PUMPDASH_LOG_ROUTING": "by_run", "PUMPDASH_LOG_FORMAT": "json"})
+    return subprocess.run([sys.executable, "-m", "dashboard", *args], cwd=PROJECT_ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
 
 
 def write_profiles(folder: Path, profiles: dict) -> Path:

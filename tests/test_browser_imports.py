@@ -11,6 +11,7 @@ from core.i18n import t
 from tests.browsertools import PASSWORD, UI_TIMEOUT_MS, log_in, streamlit_server, wait_idle
 from tests.conftest import app_role_env
 from tests.dbtools import module_database
+from tests.importtools import station_readings
 
 pytestmark = pytest.mark.browser
 
@@ -44,8 +45,7 @@ def app_url(imports_db_url, app_role_urls, artifacts_dir, data_dir) -> str:
 
 def stored_readings(url: str) -> int:
     with psycopg.connect(url) as conn:
-        return conn.execute("SELECT count(*) FROM public.measurements JOIN public.series USING (series_id)"
-                            " JOIN public.stations USING (station_id) WHERE code = 'batadal-ctown'").fetchone()[0]
+        return station_readings(conn, "batadal-ctown")
 
 
 def metric(page: Page, key: str, lang: str) -> str:

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import csv
-import os
-import subprocess
-import sys
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -14,10 +11,10 @@ import pytest
 from psycopg.conninfo import make_conninfo
 
 from core.ingest import import_files
-from core.settings import PROJECT_ROOT, load_settings
+from core.settings import load_settings
 from tests.conftest import app_role_env
 from tests.dbtools import module_database
-from tests.importtools import series_id, small_profile, stored_value, write_profiles
+from tests.importtools import run_cli, series_id, small_profile, stored_value, write_profiles
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 STATION = "dry-run"
@@ -116,12 +113,10 @@ def test_cli_dry_run_stores_nothing(dry_db_url, dry_conn, app_role_urls, shared_
     lines = (shared_data / "batadal-ctown-2014.csv").read_text(encoding="utf-8").splitlines(keepends=True)
     data = tmp_path / "batadal-ctown-head.csv"
     data.write_text("".join(lines[:3]), encoding="utf-8")
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PUMPDASH_")}
-    env.update({"DATABASE_URL": dry_db_url, **app_role_env(app_role_urls, dry_db_url),
-                "PUMPDASH_DATA_DIR": str(tmp_path / "data"), "PUMPDASH_LANGUAGE": "en"})
+    database_env = {"DATABASE_URL": dry_db_url, **app_role_env(app_role_urls, dry_db_url)}
 
-    done = subprocess.run([sys.executable, "-m", "dashboard", "import", str(data), "--profile", "batadal-ctown",
-                           "--dry-run"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    done = run_cli(database_env, tmp_path / "data", "import", str(data), "--profile", "batadal-ctown", "--dry-run",
+                   language="en")
     stations = dry_conn.execute("SELECT count(*) FROM public.stations WHERE code = 'batadal-ctown'").fetchone()[0]
 
     assert done.returncode == 0, done.stderr

@@ -19,7 +19,7 @@ import pytest
 from core.ingest import IngestError, import_files
 from core.logs import CURRENT_RUN, run_logging
 from core.settings import PROJECT_ROOT, load_settings
-from tests.importtools import series_id, small_profile, stored_value, write_profiles
+from tests.importtools import series_id, small_profile, station_readings, stored_value, write_profiles
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -50,12 +50,6 @@ def wait_until(condition, timeout_s: float = 30.0) -> bool:
             return True
         time.sleep(0.05)
     return False
-
-
-def station_rows(monitor, station: str) -> int:
-    return monitor.execute(
-        "SELECT count(*) FROM public.measurements AS m JOIN public.series AS se USING (series_id) "
-        "JOIN public.stations AS s USING (station_id) WHERE s.code = %s", [station]).fetchone()[0]
 
 
 def minute_lines(start: datetime, minutes: int) -> list[str]:
@@ -302,16 +296,16 @@ def test_killed_import_keeps_whole_batches(db_url, tmp_path, monitor):
 
     child = subprocess.Popen([sys.executable, "-c", KILLED_IMPORT_SCRIPT, json.dumps(arguments)], cwd=PROJECT_ROOT,
                              env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)})
-    started_storing = wait_until(lambda: station_rows(monitor, "load-killed") >= 3 * batch_rows)
+    started_storing = wait_until(lambda: station_readings(monitor, "load-killed") >= 3 * batch_rows)
     child.send_signal(signal.SIGKILL)
     child.wait(timeout=30)
     # The server ends the backend's transaction once it notices the client is gone.
     backend_gone = wait_until(lambda: monitor.execute(
         "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pumpdash-import'").fetchone()[0] == 0)
-    stored_after_kill = station_rows(monitor, "load-killed")
+    stored_after_kill = station_readings(monitor, "load-killed")
     settings = load_settings(data_dir=tmp_path / "data", ingest_batch_rows=batch_rows)
     rerun = import_files(db_url, [data], "small", settings=settings, profiles_path=profiles)
-    stored_after_rerun = station_rows(monitor, "load-killed")
+    stored_after_rerun = station_readings(monitor, "load-killed")
     orphan_keys = monitor.execute("SELECT count(*) FROM public.import_file_keys AS k "
                                   "WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity AS a WHERE a.pid = k.backend_pid)"
                                   ).fetchone()[0]
@@ -347,4 +341,4 @@ def test_failed_batch_keeps_earlier_ones(db_url, tmp_path, monitor):
 
     assert "line 3002" in str(raised.value)
     assert run == ("failed", 6_000, 6_000)
-    assert station_rows(monitor, "load-stops") == 6_000
+    assert station_readings(monitor, "load-stops") == 6_000

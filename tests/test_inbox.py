@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import psycopg
@@ -15,9 +12,9 @@ import pytest
 from core.i18n import t
 from core.inbox import inbox_files, profile_for
 from core.profiles import IngestError, load_profiles
-from core.settings import PROJECT_ROOT
 from tests.conftest import app_role_env
 from tests.dbtools import module_database
+from tests.importtools import run_cli
 
 HSY_FILE = "hsy-blominmaki-2024-11.xlsx"
 CTOWN_FILE = "batadal-ctown-2014.csv"
@@ -33,15 +30,6 @@ def inbox_db_url(pg_server, db_url) -> str:
 def inbox_env(inbox_db_url, app_role_urls) -> dict[str, str]:
     """The inbox database as the admin URL, with the session's login roles, so the CLI provisions nothing."""
     return {"DATABASE_URL": inbox_db_url, **app_role_env(app_role_urls, inbox_db_url)}
-
-
-def run_cli(database_env: dict[str, str], data_dir: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PUMPDASH_")}
-    env.update(database_env)
-    env.update({"PUMPDASH_DATA_DIR": str(data_dir), "PUMPDASH_LANGUAGE": "zh-CN",
-                "PUMPDASH_LOG_ROUTING": "by_run", "PUMPDASH_LOG_FORMAT": "json"})
-    return subprocess.run([sys.executable, "-m", "dashboard", *args], cwd=PROJECT_ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
 
 
 def log_events(path: Path) -> list[dict]:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import os
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
@@ -26,9 +28,11 @@ from core.settings import load_settings
 from dashboard import ui
 from tests.conftest import app_role_env
 from tests.dbtools import module_database
+from tests.importtools import series_id, station_readings, stored_value
 from tests.pagetools import RUN_TIMEOUT_S, sign_in
 
 IMPORTS_PAGE = "../pages/imports.py"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 CTOWN_FILE = "batadal-ctown-2014.csv"
 CTOWN_LINES = 24  # data lines of the slice: 2014-01-06 00:00 to 23:00
 JOB_TIMEOUT_S = 120
@@ -108,8 +112,7 @@ def metric_values(at: AppTest) -> dict[str, str]:
 
 def stored_readings(db_url: str, station: str) -> int:
     with psycopg.connect(db_url) as conn:
-        return conn.execute("SELECT count(*) FROM public.measurements JOIN public.series USING (series_id)"
-                            " JOIN public.stations USING (station_id) WHERE code = %s", [station]).fetchone()[0]
+        return station_readings(conn, station)
 
 
 # -- with a profile -------------------------------------------------------------------
@@ -253,12 +256,9 @@ def mapped_station(page_db_url) -> str:
     return MAPPED_STATION
 
 
-def stored_value(db_url: str, device: str, metric: str, ts: str) -> float:
+def mapped_value(db_url: str, device: str, metric: str, ts: datetime) -> float:
     with psycopg.connect(db_url) as conn:
-        return conn.execute(
-            "SELECT m.value FROM public.measurements AS m JOIN reporting.v_series AS v USING (series_id)"
-            " WHERE v.station_code = %s AND v.device_code = %s AND v.metric_code = %s AND m.ts = %s",
-            [MAPPED_STATION, device, metric, ts]).fetchone()[0]
+        return stored_value(conn, series_id(conn, MAPPED_STATION, device, metric), ts)
 
 
 @pytest.mark.parametrize("lang", ["zh-CN", "en"])
@@ -289,9 +289,9 @@ def test_proposed_mapping_imports_exact_values(page_env, page_db_url, mapped_sta
 
     assert checked[t("imports.count.read", lang)] == "6"
     assert checked[t("imports.count.accepted", lang)] == "6"
-    assert stored_value(page_db_url, "main", "flow_rate", "2024-05-01 09:00+08") == 121.25
-    assert stored_value(page_db_url, "main", "outlet_pressure", "2024-05-01 09:00+08") == 0.375
-    assert stored_value(page_db_url, "main", "power", "2024-05-01 08:00+08") == 45.2
+    assert mapped_value(page_db_url, "main", "flow_rate", datetime(2024, 5, 1, 9, tzinfo=SHANGHAI)) == 121.25
+    assert mapped_value(page_db_url, "main", "outlet_pressure", datetime(2024, 5, 1, 9, tzinfo=SHANGHAI)) == 0.375
+    assert mapped_value(page_db_url, "main", "power", datetime(2024, 5, 1, 8, tzinfo=SHANGHAI)) == 45.2
 
 
 def test_uploads_of_a_day_ago_deleted(tmp_path):
