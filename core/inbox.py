@@ -54,7 +54,7 @@ def inbox_files(inbox: Path) -> list[Path]:
 
 
 def profiles_matching(file_name: str, profiles: dict[str, Profile]) -> list[Profile]:
-    """The profiles one of whose `files` patterns matches `file_name`, ignoring case."""
+    """Return the profiles with a `files` pattern that matches `file_name`, ignoring case."""
     return [profile for profile in profiles.values()
             if any(fnmatch.fnmatch(file_name.lower(), pattern.lower()) for pattern in profile.files)]
 

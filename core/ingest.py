@@ -397,8 +397,8 @@ def import_files(url: str, paths: list[Path], profile_name: str | Profile, *, se
     `profiles_path` reads profiles from another YAML file (for tests and tools).
 
     A `dry_run` does all of it in one transaction on one connection and rolls
-    it back: the summary and rejects.csv say exactly what the import would
-    do, and the database keeps nothing of it (status "checked").
+    it back. The summary and rejects.csv then give exactly the counts and
+    rejects of the import, and the database keeps nothing (status "checked").
     """
     started = time.perf_counter()
     settings = settings or load_settings()
@@ -446,7 +446,7 @@ def import_files(url: str, paths: list[Path], profile_name: str | Profile, *, se
 
 
 def _rolled_back_if(conn: psycopg.Connection, dry_run: bool) -> AbstractContextManager[Any]:
-    """A transaction that is rolled back at its end for a dry run; nothing for an import, which commits per batch."""
+    """Return a transaction rolled back at its end for a dry run, or a no-op for an import, which commits per batch."""
     return conn.transaction(force_rollback=True) if dry_run else nullcontext()
 
 

@@ -14,6 +14,7 @@ import hashlib
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, TypeVar
 
 import pandas as pd
 import streamlit as st
@@ -29,6 +30,7 @@ from dashboard import session, ui
 
 UPLOADER_KEY = "imp_uploader"
 UPLOAD_KEY = "imp_upload"
+FILE_READS_KEY = "imp_file_reads"
 PROFILE_KEY = "imp_profile"
 STATION_KEY = "imp_station"
 MAPPING_KEY = "imp_mapping"
@@ -41,6 +43,7 @@ CHECK_JOB_KEY = "imp_check_job"
 IMPORT_JOB_KEY = "imp_import_job"
 OVERWRITE_KEY = "imp_overwrite"
 CACHE_CLEARED_KEY = "imp_cache_cleared"
+T = TypeVar("T")
 PROPOSE = ""  # the profile choice "no profile: propose a mapping from the headers"
 UPLOAD_TYPES = ["csv", "txt", "tsv", "xlsx", "xlsm"]
 PROGRESS_POLL_S = 0.5
@@ -60,7 +63,7 @@ class Upload:
 
 @st.cache_resource(show_spinner=False)
 def job_registry() -> dict[str, ImportJob]:
-    """Jobs of every session of this process, by job id; a session keeps the ids of its own."""
+    """Return the jobs of every session of this process, by job id; a session keeps the ids of its own."""
     return {}
 
 
@@ -118,8 +121,21 @@ def check_running() -> bool:
     return job is not None and job.state == "running"
 
 
+def read_once(upload: Upload, reader_key: tuple, read: Callable[[], T]) -> T:
+    """Return `read()` for this upload, computed at the first run only.
+
+    Both readers scan the whole file (hash and encoding check), and the
+    saved upload never changes, so later reruns reuse the result.
+    """
+    results = st.session_state.setdefault(FILE_READS_KEY, {})
+    key = (upload.file_id, *reader_key)
+    if key not in results:
+        results[key] = read()
+    return results[key]
+
+
 def forget_upload() -> None:
-    for key in (UPLOAD_KEY, PROFILE_KEY, PROFILE_CHOICE_KEY, STATION_KEY, STATION_CHOICE_KEY,
+    for key in (UPLOAD_KEY, FILE_READS_KEY, PROFILE_KEY, PROFILE_CHOICE_KEY, STATION_KEY, STATION_CHOICE_KEY,
                 MAPPING_ROWS_KEY, CHECK_JOB_KEY, IMPORT_JOB_KEY, OVERWRITE_KEY):
         st.session_state.pop(key, None)
 
@@ -162,7 +178,8 @@ def drop_check() -> None:
 def preview_profile(upload: Upload, profile: Profile, lang: str) -> Profile | None:
     """Show which column feeds which point under `profile`; None when the file does not fit the profile."""
     try:
-        source = prepare_sources([upload.path], profile)[0]
+        source = read_once(upload, ("preview", profile.model_dump_json()),
+                           lambda: prepare_sources([upload.path], profile)[0])
     except IngestError as error:
         show_ingest_error(error, lang)
         return None
@@ -199,7 +216,7 @@ def load_point_catalogue(lang: str) -> mapping.PointCatalogue | None:
 def propose_mapping(upload: Upload, lang: str) -> Profile | None:
     """Read the headers, propose a point for each column and let the operator confirm or change it."""
     try:
-        layout = mapping.sniff_layout(upload.path)
+        layout = read_once(upload, ("layout",), lambda: mapping.sniff_layout(upload.path))
     except IngestError as error:
         show_ingest_error(error, lang)
         return None
@@ -249,7 +266,7 @@ def describe_layout(layout: mapping.FileLayout, lang: str) -> None:
 
 
 def unique_labels(headers: tuple[str, ...]) -> list[str]:
-    """Header texts usable as table column names: empty ones numbered, repeated ones suffixed."""
+    """Return header texts usable as table column names: empty ones numbered, repeated ones suffixed."""
     labels: list[str] = []
     for index, header in enumerate(headers):
         label = header or f"#{index + 1}"
@@ -282,8 +299,8 @@ def edit_proposals(layout: mapping.FileLayout, station: mapping.StationInfo, cat
                    lang: str) -> list[mapping.ColumnProposal] | None:
     """Show the proposals in an editable table (import or not, device, metric, unit) and return the edited ones.
 
-    None when a column's unit does not convert into its metric's unit: the
-    check would reject every reading of that column.
+    Return None when a column's unit does not convert into its metric's
+    unit, because the check would reject every reading of that column.
 
     The edited rows are kept in session state and become the table's data,
     so the edits stay when the operator opens another page and comes back.
@@ -401,7 +418,7 @@ def start(upload: Upload, profile: Profile, user, lang: str, settings: Settings,
 
 @st.fragment(run_every=PROGRESS_POLL_S)
 def show_progress(job_id: str, lang: str) -> None:
-    """Progress bar of a running job; once the job ends, the whole page runs again to show its outcome."""
+    """Show the progress bar of a running job; once the job ends, run the whole page again to show its outcome."""
     job = job_registry().get(job_id)
     if job is None or job.state != "running":
         st.rerun(scope="app")
@@ -471,7 +488,7 @@ def import_step(job: ImportJob, lang: str, settings: Settings) -> None:
 
 
 def show_summary(summary: ImportSummary, lang: str, settings: Settings) -> None:
-    """Counts of a check or an import, the rejects by reason and the rejects file to download."""
+    """Show the counts of a check or an import, the rejects by reason and the rejects file to download."""
     read = st.columns(5)
     for column, (key, value) in zip(read, (("read", summary.rows_read), ("accepted", summary.rows_accepted),
                                            ("rejected", summary.rows_rejected),
@@ -485,7 +502,7 @@ def show_summary(summary: ImportSummary, lang: str, settings: Settings) -> None:
     if summary.tz_fallback:
         st.warning(t("imports.tz_fallback", lang, count=summary.tz_fallback, timezone=settings.default_timezone))
     if summary.columns_ignored:
-        # One file per upload: the "file:" prefix of each name says nothing here.
+        # One file per upload, so the "file:" prefix of each name adds nothing here.
         names = [name.split(":", 1)[-1] for name in summary.columns_ignored]
         st.caption(t("imports.columns_ignored", lang, columns="、".join(names)))
     show_rejects(summary, lang)
